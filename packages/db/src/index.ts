@@ -1,0 +1,2 @@
+export { createDb, type Database } from "./client";
+export * from "./schema";

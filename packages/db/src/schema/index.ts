@@ -1,0 +1,4 @@
+export * from "./auth";
+export * from "./chat";
+export * from "./devices";
+export * from "./repositories";
