@@ -2,7 +2,9 @@ import { type Auth, getAuthenticatedSession } from "@superset/auth";
 import type { Database } from "@superset/db/client";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import { ZodError } from "zod";
+import { type ChatConfig, resolveChatConfig } from "./config";
+import { ChatError, toTRPCError } from "./errors";
+import { DEVICE_TOKEN_HEADER, findDeviceByToken } from "./queries/devices";
 
 /** What the API process hands to every request's context. */
 export interface ApiDeps {
@@ -12,33 +14,44 @@ export interface ApiDeps {
   streamAuthSecret: string;
   /** Public URL of the durable stream server, returned with stream tokens. */
   streamUrl: string;
+  /** Lease length, claim bound, stream token lifetime (defaults in config.ts). */
+  chat?: Partial<ChatConfig>;
 }
 
 export async function createTRPCContext(opts: { headers: Headers; deps: ApiDeps }) {
-  const session = await getAuthenticatedSession(opts.deps.auth, opts.deps.db, opts.headers);
-  return { ...opts.deps, headers: opts.headers, session };
+  const { chat, ...deps } = opts.deps;
+  const session = await getAuthenticatedSession(deps.auth, deps.db, opts.headers);
+  return { ...deps, config: resolveChatConfig(chat), headers: opts.headers, session };
 }
 export type TRPCContext = Awaited<ReturnType<typeof createTRPCContext>>;
 
 const t = initTRPC.context<TRPCContext>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
-    // Validation errors carry their field messages; nothing else of the cause reaches the client.
-    const zodError = error.cause instanceof ZodError ? error.cause.flatten() : null;
-    return { ...shape, data: { ...shape.data, stack: undefined, zodError } };
+    // Messages were made safe by toTRPCError; nothing else of the cause reaches the client.
+    const details = error.cause instanceof ChatError ? (error.cause.details ?? null) : null;
+    return { ...shape, data: { ...shape.data, stack: undefined, details } };
   },
 });
 
 export const createTRPCRouter = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
-export const publicProcedure = t.procedure;
+
+/** Every procedure's errors go through toTRPCError (input validation included). */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) throw toTRPCError(result.error);
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
 
 /**
  * A signed-in user with an active organization they are a member of. Every
  * query behind it is scoped to `ctx.organizationId`.
  */
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });
   if (!ctx.session.organizationId) {
     throw new TRPCError({
@@ -54,4 +67,21 @@ export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
       memberRole: ctx.session.memberRole,
     },
   });
+});
+
+/**
+ * A desktop host, identified by its device credential (header `x-device-token`).
+ * A user's bearer may come along but is neither needed nor used.
+ */
+export const deviceProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const token = ctx.headers.get(DEVICE_TOKEN_HEADER);
+  if (!token) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: `Device credential required (${DEVICE_TOKEN_HEADER})`,
+    });
+  }
+  const device = await findDeviceByToken(ctx.db, token);
+  if (!device) throw new TRPCError({ code: "UNAUTHORIZED", message: "Unknown or revoked device credential" });
+  return next({ ctx: { ...ctx, device } });
 });
