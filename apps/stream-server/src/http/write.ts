@@ -1,0 +1,96 @@
+import { H } from "../protocol/constants";
+import { badRequest } from "../protocol/errors";
+import { normalizeOffset, isConcreteOffset } from "../protocol/offset";
+import type { StreamEngine } from "../streams/engine";
+import { readBody } from "./body";
+import { parseExpiresAt, parseProducer, parseSubOffset, parseTtl } from "./headers";
+
+/** PUT, POST, HEAD and DELETE of PROTOCOL.md 5.1 to 5.4. */
+export interface WriteContext {
+  engine: StreamEngine;
+  path: string;
+  request: Request;
+  maxBodyBytes: number;
+  /** Public URL of the stream, for Location. */
+  location: string;
+  /** Maps a Stream-Forked-From value to a storage path. */
+  resolveForkSource: (value: string) => string;
+  onAppend?: (bytes: number) => void;
+}
+
+export async function createStream(ctx: WriteContext): Promise<Response> {
+  const h = ctx.request.headers;
+  const ttlHeader = h.get(H.ttl) ?? undefined;
+  const expiresHeader = h.get(H.expiresAt) ?? undefined;
+  if (ttlHeader !== undefined && expiresHeader !== undefined) {
+    throw badRequest("send either Stream-TTL or Stream-Expires-At, not both");
+  }
+  const forkedFromRaw = h.get(H.forkedFrom) ?? undefined;
+  const forkOffset = h.get(H.forkOffset) ?? undefined;
+  if (forkOffset !== undefined && !isConcreteOffset(forkOffset)) throw badRequest("invalid Stream-Fork-Offset");
+  const forkSubOffset = parseSubOffset(h.get(H.forkSubOffset) ?? undefined);
+  if (forkSubOffset !== undefined && forkedFromRaw === undefined) {
+    throw badRequest("Stream-Fork-Sub-Offset requires Stream-Forked-From");
+  }
+  const options = {
+    contentType: h.get("content-type") ?? undefined,
+    ttlSeconds: parseTtl(ttlHeader),
+    expiresAt: parseExpiresAt(expiresHeader),
+    closed: h.get(H.closed)?.toLowerCase() === "true",
+    forkedFrom: forkedFromRaw === undefined ? undefined : ctx.resolveForkSource(forkedFromRaw),
+    forkOffset: forkOffset === undefined ? undefined : normalizeOffset(forkOffset),
+    forkSubOffset: forkSubOffset || undefined,
+    initialData: await readBody(ctx.request, ctx.maxBodyBytes),
+  };
+  const { created, meta } = await ctx.engine.create(ctx.path, options);
+  if (created && options.initialData.byteLength > 0) ctx.onAppend?.(options.initialData.byteLength);
+  const headers = new Headers({ "content-type": meta.contentType, [H.nextOffset]: meta.tailOffset });
+  if (created) headers.set("location", ctx.location);
+  if (meta.closed) headers.set(H.closed, "true");
+  return new Response(null, { status: created ? 201 : 200, headers });
+}
+
+export async function appendToStream(ctx: WriteContext): Promise<Response> {
+  const h = ctx.request.headers;
+  const close = h.get(H.closed)?.toLowerCase() === "true";
+  const producer = parseProducer(h);
+  const seq = h.get(H.seq) ?? undefined;
+  const contentType = h.get("content-type") ?? undefined;
+  const data = await readBody(ctx.request, ctx.maxBodyBytes);
+  if (data.byteLength === 0 && !close) throw badRequest("empty append body");
+  if (data.byteLength > 0 && contentType === undefined) throw badRequest("Content-Type is required");
+  await ctx.engine.get(ctx.path, false);
+  const result = await ctx.engine.append(ctx.path, data, { contentType, seq, producer, close });
+  const headers = new Headers();
+  if (producer) {
+    headers.set(H.producerEpoch, String(producer.epoch));
+    headers.set(H.producerSeq, String(result.kind === "duplicate" ? result.lastSeq : producer.seq));
+  }
+  if (result.closed) headers.set(H.closed, "true");
+  if (result.kind === "duplicate") {
+    if (result.closed) headers.set(H.nextOffset, result.offset);
+    return new Response(null, { status: 204, headers });
+  }
+  headers.set(H.nextOffset, result.offset);
+  if (data.byteLength > 0) ctx.onAppend?.(data.byteLength);
+  return new Response(null, { status: producer && data.byteLength > 0 ? 200 : 204, headers });
+}
+
+export async function headStream(ctx: WriteContext): Promise<Response> {
+  const meta = await ctx.engine.get(ctx.path);
+  const headers = new Headers({
+    "content-type": meta.contentType,
+    [H.nextOffset]: meta.tailOffset,
+    "cache-control": "no-store",
+    etag: `"${Buffer.from(ctx.path).toString("base64url")}:-1:${meta.tailOffset}${meta.closed ? ":c" : ""}"`,
+  });
+  if (meta.closed) headers.set(H.closed, "true");
+  if (meta.ttlSeconds !== undefined) headers.set(H.ttl, String(meta.ttlSeconds));
+  if (meta.expiresAt !== undefined) headers.set(H.expiresAt, meta.expiresAt);
+  return new Response(null, { status: 200, headers });
+}
+
+export async function deleteStream(ctx: WriteContext): Promise<Response> {
+  await ctx.engine.delete(ctx.path);
+  return new Response(null, { status: 204 });
+}

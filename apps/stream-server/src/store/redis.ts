@@ -1,0 +1,136 @@
+import { Redis } from "ioredis";
+import { bytePosition, formatOffset } from "../protocol/offset";
+import { beatMember, type PresenceBeats, parseBeatMember } from "../presence/beats";
+import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "./types";
+
+/**
+ * Streams in Redis, shared by every stream-server instance.
+ * - `ds:{path}:m`: hash of metadata (`v` version, `j` JSON);
+ * - `ds:{path}:x`: a Redis stream of the messages, entry id `0-<byte position>` so XRANGE seeks by offset;
+ * - `ds:{path}:a`: last access time (sliding TTL);
+ * - channel `ds:changed`: every commit publishes the path, waking live readers on all instances.
+ * A commit is one Lua script: compare the version, write the metadata, XADD the messages, PUBLISH.
+ */
+const CHANNEL = "ds:changed";
+const BEATS_KEY = "ds:presence:beats";
+
+const COMMIT_SCRIPT = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if current ~= tonumber(ARGV[1]) then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'j', ARGV[2])
+  for i = 6, #ARGV, 2 do
+    redis.call('XADD', KEYS[2], ARGV[i], 'd', ARGV[i + 1])
+  end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+`;
+
+const keys = (path: string) => ({ meta: `ds:{${path}}:m`, log: `ds:{${path}}:x`, access: `ds:{${path}}:a` });
+
+type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<number>;
+
+export class RedisBackend implements StreamBackend {
+  readonly kind = "redis" as const;
+  private readonly listeners = new Set<(path: string) => void>();
+
+  private constructor(
+    readonly client: Redis,
+    private readonly subscriber: Redis,
+  ) {}
+
+  static async connect(url: string): Promise<RedisBackend> {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    await client.connect();
+    client.defineCommand("dsCommit", { numberOfKeys: 3, lua: COMMIT_SCRIPT });
+    const subscriber = client.duplicate();
+    const backend = new RedisBackend(client, subscriber);
+    subscriber.on("message", (_channel: string, path: string) => {
+      for (const listener of backend.listeners) listener(path);
+    });
+    await subscriber.subscribe(CHANNEL);
+    return backend;
+  }
+
+  async getMeta(path: string): Promise<StreamMeta | undefined> {
+    const json = await this.client.hget(keys(path).meta, "j");
+    return json ? (JSON.parse(json) as StreamMeta) : undefined;
+  }
+
+  getLatestMeta(path: string): Promise<StreamMeta | undefined> {
+    return this.getMeta(path);
+  }
+
+  async readMessages(path: string, after: string, upTo?: string): Promise<StoredMessage[]> {
+    const start = after === "" ? "-" : `(0-${bytePosition(after)}`;
+    const end = upTo === undefined ? "+" : `0-${bytePosition(upTo)}`;
+    const entries = await this.client.xrangeBuffer(keys(path).log, start, end);
+    return entries.map(([id, fields]) => ({
+      offset: formatOffset(Number(id.toString("latin1").slice(2))),
+      data: fields[1] as Buffer,
+    }));
+  }
+
+  async commit(request: CommitRequest): Promise<false | { durable: Promise<void> }> {
+    const k = keys(request.path);
+    const args: Array<string | Buffer | number> = [
+      k.meta,
+      k.log,
+      k.access,
+      request.expectedVersion,
+      request.meta === null ? "" : JSON.stringify(request.meta),
+      request.meta?.version ?? 0,
+      CHANNEL,
+      request.path,
+    ];
+    for (const message of request.messages ?? []) {
+      args.push(`0-${bytePosition(message.offset)}`, Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+    }
+    const applied = await (this.client as unknown as { dsCommit: CommitCommand }).dsCommit(...args);
+    return applied === 1 ? { durable: Promise.resolve() } : false;
+  }
+
+  touch(path: string, at: number): void {
+    this.client.set(keys(path).access, String(at)).catch(() => {});
+  }
+
+  async lastAccess(path: string): Promise<number | undefined> {
+    const value = await this.client.get(keys(path).access);
+    return value === null ? undefined : Number(value);
+  }
+
+  onChange(listener: (path: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await Promise.allSettled([this.subscriber.quit(), this.client.quit()]);
+  }
+}
+
+/** Presence deadlines in one sorted set; ZREM decides which instance announces an expiry. */
+export class RedisBeats implements PresenceBeats {
+  constructor(private readonly client: Redis) {}
+
+  async beat(stream: string, key: string, expiresAt: number): Promise<void> {
+    await this.client.zadd(BEATS_KEY, expiresAt, beatMember(stream, key));
+  }
+
+  async remove(stream: string, key: string): Promise<boolean> {
+    return (await this.client.zrem(BEATS_KEY, beatMember(stream, key))) === 1;
+  }
+
+  async claimExpired(now: number): Promise<Array<{ stream: string; key: string }>> {
+    const members = await this.client.zrangebyscore(BEATS_KEY, "-inf", now, "LIMIT", 0, 500);
+    const claimed: Array<{ stream: string; key: string }> = [];
+    for (const member of members) {
+      if ((await this.client.zrem(BEATS_KEY, member)) === 1) claimed.push(parseBeatMember(member));
+    }
+    return claimed;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The one storage interface. Backends store each stream's metadata and its own messages and
+ * commit both atomically with a version check; the protocol semantics (producers, closing, forks,
+ * expiry) live once in `streams/engine.ts` above them.
+ */
+export interface ProducerState {
+  epoch: number;
+  lastSeq: number;
+  lastUpdated: number;
+}
+
+export interface StreamMeta {
+  path: string;
+  /** Bumped by every commit; the compare-and-set key. */
+  version: number;
+  contentType: string;
+  createdAt: number;
+  /** Offset after the last message (the fork offset when a fork has no messages of its own). */
+  tailOffset: string;
+  ttlSeconds?: number;
+  expiresAt?: string;
+  closed: boolean;
+  closedBy?: { producerId: string; epoch: number; seq: number };
+  lastSeq?: string;
+  producers: Record<string, ProducerState>;
+  forkedFrom?: string;
+  forkOffset?: string;
+  forkSubOffset?: number;
+  /** Live forks that read through this stream. */
+  refCount: number;
+  /** Deleted or expired while forks still read through it. */
+  softDeleted: boolean;
+}
+
+export interface StoredMessage {
+  /** Offset after this message. */
+  offset: string;
+  data: Uint8Array;
+}
+
+export interface CommitRequest {
+  path: string;
+  /** Version the caller read; 0 when the stream must not exist. */
+  expectedVersion: number;
+  /** New metadata, or null to delete the stream and its messages. */
+  meta: StreamMeta | null;
+  messages?: StoredMessage[];
+}
+
+export interface StreamBackend {
+  readonly kind: "memory" | "file" | "redis";
+  /** Durable, visible metadata. */
+  getMeta(path: string): Promise<StreamMeta | undefined>;
+  /** Metadata including commits not yet durable: what writers compare against. */
+  getLatestMeta(path: string): Promise<StreamMeta | undefined>;
+  /** This stream's own messages with offset > after and <= upTo (visible ones only). */
+  readMessages(path: string, after: string, upTo?: string): Promise<StoredMessage[]>;
+  /**
+   * Atomically applies the commit if the version still matches (false on conflict). The returned
+   * promise settles once the commit is durable and visible to readers; callers acknowledge after it.
+   */
+  commit(request: CommitRequest): Promise<false | { durable: Promise<void> }>;
+  /** Records a read or write access (sliding TTL). */
+  touch(path: string, at: number): void;
+  lastAccess(path: string): Promise<number | undefined>;
+  /** Calls the listener with a path after any commit to it, from any instance. */
+  onChange(listener: (path: string) => void): () => void;
+  close(): Promise<void>;
+}

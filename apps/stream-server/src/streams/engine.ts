@@ -1,0 +1,373 @@
+import { badRequest, conflict, gone, notFound, StreamError } from "../protocol/errors";
+import { isJsonContentType, normalizeContentType, splitJsonAppend } from "../protocol/json";
+import { bytePosition, formatOffset, ZERO_OFFSET } from "../protocol/offset";
+import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "../store/types";
+import { KeyedMutex } from "./mutex";
+import { type ProducerHeaders, validateProducer } from "./producers";
+import { type WaitResult, Waiters } from "./waiters";
+
+/**
+ * The protocol semantics of PROTOCOL.md over any backend: create (with forks), append (with
+ * Stream-Seq, idempotent producers, closing), read through fork chains, delete with fork
+ * reference counting, TTL and Expires-At, and waiting for changes.
+ */
+export interface CreateOptions {
+  contentType?: string;
+  ttlSeconds?: number;
+  expiresAt?: string;
+  initialData?: Uint8Array;
+  closed?: boolean;
+  forkedFrom?: string;
+  forkOffset?: string;
+  forkSubOffset?: number;
+}
+
+export interface AppendOptions {
+  contentType?: string;
+  seq?: string;
+  producer?: ProducerHeaders;
+  close?: boolean;
+}
+
+export type AppendResult =
+  | { kind: "appended"; offset: string; closed: boolean }
+  | { kind: "duplicate"; offset: string; lastSeq: number; closed: boolean };
+
+const MAX_CAS_ATTEMPTS = 50;
+
+export class StreamEngine {
+  readonly waiters = new Waiters();
+  private readonly mutex = new KeyedMutex();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly backend: StreamBackend,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.unsubscribe = backend.onChange((path) => this.waiters.wake(path));
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    this.waiters.wakeAll();
+    await this.backend.close();
+  }
+
+  /** Metadata of a live stream: 404 if absent or expired, 410 if soft-deleted. Counts as an access. */
+  async get(path: string, touch = true): Promise<StreamMeta> {
+    const meta = await this.resolve(path);
+    if (!meta) throw notFound();
+    if (meta.softDeleted) throw gone();
+    if (touch) this.backend.touch(path, this.now());
+    return meta;
+  }
+
+  /** Metadata after applying expiry; soft-deleted streams are returned as such. */
+  private async resolve(path: string): Promise<StreamMeta | undefined> {
+    const meta = await this.backend.getMeta(path);
+    if (!meta || meta.softDeleted || !(await this.isExpired(meta))) return meta;
+    await this.mutex.run(path, () => this.removeLocked(path));
+    return this.backend.getMeta(path);
+  }
+
+  private async isExpired(meta: StreamMeta): Promise<boolean> {
+    const now = this.now();
+    if (meta.expiresAt !== undefined) {
+      const at = Date.parse(meta.expiresAt);
+      if (!Number.isFinite(at) || now >= at) return true;
+    }
+    if (meta.ttlSeconds !== undefined) {
+      const last = (await this.backend.lastAccess(meta.path)) ?? meta.createdAt;
+      if (now >= last + meta.ttlSeconds * 1000) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Runs a read-modify-write under the local lock, retrying when another instance won the race.
+   * The lock is released before waiting for durability, so concurrent appends share one fsync.
+   */
+  private async update<T>(path: string, attempt: (commit: Commit) => Promise<T | typeof RETRY>): Promise<T> {
+    let durable: Promise<void> | undefined;
+    const commit: Commit = async (request) => {
+      const outcome = await this.backend.commit(request);
+      if (outcome === false) return false;
+      durable = outcome.durable;
+      return true;
+    };
+    const result = await this.mutex.run(path, async () => {
+      for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+        const value = await attempt(commit);
+        if (value !== RETRY) return value as T;
+      }
+      throw new StreamError(503, "CONTENDED", "stream is too contended, retry");
+    });
+    if (durable) await durable;
+    return result;
+  }
+
+  /** A commit outside `update` (under the lock already held): waits for durability itself. */
+  private async commitNow(request: CommitRequest): Promise<boolean> {
+    const outcome = await this.backend.commit(request);
+    if (outcome === false) return false;
+    await outcome.durable;
+    return true;
+  }
+
+  async create(path: string, options: CreateOptions): Promise<{ created: boolean; meta: StreamMeta }> {
+    const existing = await this.resolve(path);
+    if (existing) {
+      if (existing.softDeleted) throw conflict("stream was deleted but still has active forks");
+      if (!sameConfig(existing, options)) throw conflict("stream already exists with different configuration");
+      return { created: false, meta: existing };
+    }
+    const source = options.forkedFrom ? await this.forkSource(options) : undefined;
+    const contentType =
+      (options.contentType ? normalizeFull(options.contentType) : undefined) ??
+      source?.contentType ??
+      "application/octet-stream";
+    const forkOffset = source ? (options.forkOffset ?? source.tailOffset) : undefined;
+    if (source && forkOffset !== undefined && (forkOffset < ZERO_OFFSET || forkOffset > source.tailOffset)) {
+      throw badRequest("fork offset beyond source stream length");
+    }
+    const messages: StoredMessage[] = [];
+    let tail = forkOffset ?? ZERO_OFFSET;
+    if (source && forkOffset !== undefined && options.forkSubOffset) {
+      const prefix = await this.forkPrefix(source, forkOffset, options.forkSubOffset);
+      tail = formatOffset(bytePosition(tail) + prefix.byteLength);
+      messages.push({ offset: tail, data: prefix });
+    }
+    if (options.initialData && options.initialData.byteLength > 0) {
+      const data = encodeAppend(contentType, options.initialData, true);
+      if (data.byteLength > 0) {
+        tail = formatOffset(bytePosition(tail) + data.byteLength);
+        messages.push({ offset: tail, data });
+      }
+    }
+    const expiry = resolveExpiry(options, source);
+    const meta: StreamMeta = {
+      path,
+      version: 1,
+      contentType,
+      createdAt: this.now(),
+      tailOffset: tail,
+      ...expiry,
+      closed: options.closed ?? false,
+      producers: {},
+      refCount: 0,
+      softDeleted: false,
+      ...(source ? { forkedFrom: source.path, forkOffset } : {}),
+      ...(options.forkSubOffset ? { forkSubOffset: options.forkSubOffset } : {}),
+    };
+    if (source) await this.adjustRefCount(source.path, +1);
+    const created = await this.update(path, async (commit) => {
+      const current = await this.backend.getLatestMeta(path);
+      if (current) return { created: false, meta: current };
+      return (await commit({ path, expectedVersion: 0, meta, messages }))
+        ? { created: true, meta }
+        : RETRY;
+    });
+    if (!created.created) {
+      if (source) await this.adjustRefCount(source.path, -1);
+      if (!sameConfig(created.meta, options)) throw conflict("stream already exists with different configuration");
+    }
+    this.backend.touch(path, this.now());
+    return created;
+  }
+
+  private async forkSource(options: CreateOptions): Promise<StreamMeta> {
+    const source = await this.resolve(options.forkedFrom as string);
+    if (!source) throw notFound("source stream not found");
+    if (source.softDeleted) throw conflict("source stream was deleted but still has active forks");
+    if (options.contentType && normalizeContentType(options.contentType) !== normalizeContentType(source.contentType)) {
+      throw conflict("content type mismatch with source stream");
+    }
+    return source;
+  }
+
+  /** The first `subOffset` bytes (or JSON values) of the source's first message after the fork offset. */
+  private async forkPrefix(source: StreamMeta, forkOffset: string, subOffset: number): Promise<Uint8Array> {
+    const [first] = await this.readChain(source.path, forkOffset, undefined, 1);
+    if (!first) throw badRequest("invalid fork sub-offset: no data past the fork offset");
+    if (!isJsonContentType(source.contentType)) {
+      if (subOffset > first.data.byteLength) throw badRequest("invalid fork sub-offset: beyond the message");
+      return first.data.subarray(0, subOffset);
+    }
+    const values = JSON.parse(`[${Buffer.from(first.data).toString("utf8").replace(/,$/, "")}]`) as unknown[];
+    if (subOffset > values.length) throw badRequest("invalid fork sub-offset: beyond the message count");
+    return Buffer.from(`${values.slice(0, subOffset).map((value) => JSON.stringify(value)).join(",")},`);
+  }
+
+  private async adjustRefCount(path: string, delta: number): Promise<void> {
+    let cascade = false;
+    await this.update(path, async (commit) => {
+      const meta = await this.backend.getLatestMeta(path);
+      if (!meta) return undefined;
+      const refCount = Math.max(0, meta.refCount + delta);
+      cascade = refCount === 0 && meta.softDeleted;
+      const next = { ...meta, version: meta.version + 1, refCount };
+      return (await commit({ path, expectedVersion: meta.version, meta: next })) ? undefined : RETRY;
+    });
+    if (cascade) await this.mutex.run(path, () => this.removeLocked(path));
+  }
+
+  async delete(path: string): Promise<void> {
+    const meta = await this.backend.getMeta(path);
+    if (!meta) throw notFound();
+    if (meta.softDeleted) throw gone();
+    await this.mutex.run(path, () => this.removeLocked(path));
+  }
+
+  /** Deletes a stream, or soft-deletes it while forks read through it; then releases its source. Caller holds the lock. */
+  private async removeLocked(path: string): Promise<void> {
+    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+      const meta = await this.backend.getLatestMeta(path);
+      if (!meta) return;
+      if (meta.refCount > 0) {
+        if (meta.softDeleted) return;
+        const next = { ...meta, version: meta.version + 1, softDeleted: true };
+        if (await this.commitNow({ path, expectedVersion: meta.version, meta: next })) return;
+        continue;
+      }
+      if (await this.commitNow({ path, expectedVersion: meta.version, meta: null })) {
+        if (meta.forkedFrom) await this.adjustRefCount(meta.forkedFrom, -1);
+        return;
+      }
+    }
+  }
+
+  async append(path: string, body: Uint8Array, options: AppendOptions): Promise<AppendResult> {
+    await this.get(path, false);
+    const result = await this.update(path, async (commit) => {
+      const meta = await this.backend.getLatestMeta(path);
+      if (!meta) throw notFound();
+      if (meta.softDeleted) throw gone();
+      return this.appendLocked(meta, body, options, commit);
+    });
+    this.backend.touch(path, this.now());
+    return result;
+  }
+
+  private async appendLocked(
+    meta: StreamMeta,
+    body: Uint8Array,
+    options: AppendOptions,
+    commit: Commit,
+  ): Promise<AppendResult | typeof RETRY> {
+    const { producer } = options;
+    if (meta.closed) {
+      const by = meta.closedBy;
+      if (producer && by && by.producerId === producer.id && by.epoch === producer.epoch && by.seq === producer.seq) {
+        return { kind: "duplicate", offset: meta.tailOffset, lastSeq: producer.seq, closed: true };
+      }
+      throw conflict("stream is closed", { "Stream-Closed": "true", "Stream-Next-Offset": meta.tailOffset });
+    }
+    const closeOnly = body.byteLength === 0 && options.close === true;
+    if (!closeOnly && options.contentType !== undefined) {
+      if (normalizeContentType(options.contentType) !== normalizeContentType(meta.contentType)) {
+        throw conflict("content type does not match the stream");
+      }
+    }
+    let producers = meta.producers;
+    if (producer) {
+      const verdict = validateProducer(meta.producers[producer.id], producer, this.now());
+      if (verdict.kind === "duplicate") {
+        return { kind: "duplicate", offset: meta.tailOffset, lastSeq: verdict.lastSeq, closed: false };
+      }
+      producers = { ...meta.producers, [producer.id]: verdict.state };
+    }
+    if (options.seq !== undefined && meta.lastSeq !== undefined && options.seq <= meta.lastSeq) {
+      throw conflict("Stream-Seq must increase");
+    }
+    const messages: StoredMessage[] = [];
+    let tail = meta.tailOffset;
+    if (!closeOnly) {
+      const data = encodeAppend(meta.contentType, body, false);
+      tail = formatOffset(bytePosition(tail) + data.byteLength);
+      messages.push({ offset: tail, data });
+    }
+    const closed = options.close === true;
+    const next: StreamMeta = {
+      ...meta,
+      version: meta.version + 1,
+      tailOffset: tail,
+      producers,
+      closed,
+      ...(options.seq !== undefined ? { lastSeq: options.seq } : {}),
+      ...(closed && producer ? { closedBy: { producerId: producer.id, epoch: producer.epoch, seq: producer.seq } } : {}),
+    };
+    const ok = await commit({ path: meta.path, expectedVersion: meta.version, meta: next, messages });
+    return ok ? { kind: "appended", offset: tail, closed } : RETRY;
+  }
+
+  /** Messages after `offset`, through fork chains, and the metadata they were read against. */
+  async read(path: string, offset: string): Promise<{ meta: StreamMeta; messages: StoredMessage[] }> {
+    const meta = await this.get(path);
+    const messages = await this.readChain(path, offset, meta.tailOffset);
+    return { meta, messages };
+  }
+
+  /** Own and inherited messages of `path` with offset in (after, cap]. Reads through soft-deleted sources. */
+  private async readChain(path: string, after: string, cap?: string, limit?: number): Promise<StoredMessage[]> {
+    const meta = await this.backend.getMeta(path);
+    if (!meta) return [];
+    const result: StoredMessage[] = [];
+    if (meta.forkedFrom && meta.forkOffset !== undefined && after < meta.forkOffset) {
+      const inheritedCap = cap !== undefined && cap < meta.forkOffset ? cap : meta.forkOffset;
+      result.push(...(await this.readChain(meta.forkedFrom, after, inheritedCap, limit)));
+      if (limit !== undefined && result.length >= limit) return result.slice(0, limit);
+    }
+    const own = await this.backend.readMessages(path, after, cap);
+    for (const message of own) result.push(message);
+    return limit !== undefined ? result.slice(0, limit) : result;
+  }
+
+  /** Waits until `path` changes (append, close, delete) or the timeout passes. */
+  waitForChange(path: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
+    return this.waiters.wait(path, timeoutMs, signal);
+  }
+}
+
+const RETRY: unique symbol = Symbol("retry");
+
+type Commit = (request: CommitRequest) => Promise<boolean>;
+
+function normalizeFull(contentType: string): string | undefined {
+  const trimmed = contentType.trim();
+  return /^[\w.+-]+\/[\w.+-]+/.test(trimmed) ? trimmed : undefined;
+}
+
+function encodeAppend(contentType: string, body: Uint8Array, isCreate: boolean): Uint8Array {
+  if (!isJsonContentType(contentType)) return body;
+  const values = splitJsonAppend(body, isCreate);
+  return values.length === 0 ? new Uint8Array(0) : Buffer.from(`${values.join(",")},`);
+}
+
+function resolveExpiry(
+  options: CreateOptions,
+  source: StreamMeta | undefined,
+): { ttlSeconds?: number; expiresAt?: string } {
+  if (options.ttlSeconds !== undefined) return { ttlSeconds: options.ttlSeconds };
+  if (options.expiresAt !== undefined) return { expiresAt: options.expiresAt };
+  if (source?.ttlSeconds !== undefined) return { ttlSeconds: source.ttlSeconds };
+  if (source?.expiresAt !== undefined) return { expiresAt: source.expiresAt };
+  return {};
+}
+
+function sameConfig(meta: StreamMeta, options: CreateOptions): boolean {
+  const wantedType = normalizeContentType(
+    (options.contentType && normalizeFull(options.contentType)) ||
+      (meta.forkedFrom && !options.contentType ? meta.contentType : "application/octet-stream"),
+  );
+  if (wantedType !== normalizeContentType(meta.contentType)) return false;
+  if ((options.forkedFrom ?? undefined) !== meta.forkedFrom) return false;
+  if (!meta.forkedFrom) {
+    if (options.ttlSeconds !== meta.ttlSeconds || options.expiresAt !== meta.expiresAt) return false;
+  } else {
+    if (options.ttlSeconds !== undefined && options.ttlSeconds !== meta.ttlSeconds) return false;
+    if (options.expiresAt !== undefined && options.expiresAt !== meta.expiresAt) return false;
+  }
+  if ((options.closed ?? false) !== meta.closed) return false;
+  if (options.forkOffset !== undefined && options.forkOffset !== meta.forkOffset) return false;
+  return (options.forkSubOffset ?? 0) === (meta.forkSubOffset ?? 0);
+}

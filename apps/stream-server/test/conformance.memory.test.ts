@@ -1,0 +1,17 @@
+import { runConformanceTests } from "@durable-streams/server-conformance-tests";
+import { afterAll, beforeAll } from "vitest";
+import type { RunningServer } from "../src/server";
+import { startTestServer } from "./support/server";
+
+const config = { baseUrl: "", longPollTimeoutMs: 500, subscriptions: true };
+let server: RunningServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ STREAM_STORAGE: "memory" });
+  config.baseUrl = `${server.url}/streams`;
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+runConformanceTests(config);
