@@ -122,17 +122,21 @@ function contentBlocks(content: string | RequestContentBlock[]): RequestContentB
   return typeof content === "string" ? [{ type: "text", text: content }] : content;
 }
 
-/** Text of the last user message that carries text (tool results are skipped). */
+/**
+ * The last text block of the last user message that carries text (tool results and system reminders are
+ * skipped). Claude Code may merge consecutive user turns into one message: the last block is the newest prompt.
+ */
 export function lastUserText(request: RecordedRequest): string {
   const messages = request.body.messages ?? [];
   for (let i = messages.length - 1; i >= 0; i--) {
     const message = messages[i];
-    if (!message || message.role !== "user") continue;
+    if (message?.role !== "user") continue;
     const texts = contentBlocks(message.content)
       .filter((block) => block.type === "text" && typeof block.text === "string")
       .map((block) => block.text as string)
       .filter((text) => !text.startsWith("<system-reminder>"));
-    if (texts.length > 0) return texts.join("\n");
+    const last = texts.at(-1);
+    if (last !== undefined) return last;
   }
   return "";
 }
@@ -140,6 +144,6 @@ export function lastUserText(request: RecordedRequest): string {
 /** The `tool_result` blocks of the request's last message (what a tool turn's follow-up carries). */
 export function lastToolResults(request: RecordedRequest): RequestContentBlock[] {
   const last = request.body.messages?.at(-1);
-  if (!last || last.role !== "user") return [];
+  if (last?.role !== "user") return [];
   return contentBlocks(last.content).filter((block) => block.type === "tool_result");
 }
