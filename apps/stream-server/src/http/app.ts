@@ -46,14 +46,19 @@ export function createApp(options: AppOptions) {
     const started = performance.now();
     const requestId = c.req.header("x-request-id") ?? `r${(++requestSeq).toString(36)}`;
     c.header("x-request-id", requestId);
-    c.header("access-control-allow-origin", c.req.header("origin") ?? "*");
-    c.header("access-control-allow-methods", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
-    c.header("access-control-allow-headers", CORS_ALLOW_HEADERS);
-    c.header("access-control-expose-headers", CORS_EXPOSE_HEADERS);
-    c.header("vary", "origin, authorization");
-    c.header("x-content-type-options", "nosniff");
-    c.header("cross-origin-resource-policy", "cross-origin");
     await next();
+    const headers = c.res.headers;
+    const set = (name: string, value: string) => {
+      if (!headers.has(name)) headers.set(name, value);
+    };
+    set("x-request-id", requestId);
+    set("access-control-allow-origin", c.req.header("origin") ?? "*");
+    set("access-control-allow-methods", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
+    set("access-control-allow-headers", CORS_ALLOW_HEADERS);
+    set("access-control-expose-headers", CORS_EXPOSE_HEADERS);
+    set("vary", "origin, authorization");
+    set("x-content-type-options", "nosniff");
+    set("cross-origin-resource-policy", "cross-origin");
     const live = c.req.query(Q.live);
     if (!live) {
       metrics.requestDuration.observe(

@@ -140,21 +140,24 @@ export async function streamSse(
     while (!req.signal.aborted) {
       const { meta, messages } = await engine.read(req.path, position);
       let chunk = "";
+      const controlFor = (end: string) => {
+        const control: Record<string, string | boolean> = { [SSE_FIELDS.offset]: end };
+        if (meta.closed && end >= meta.tailOffset) control[SSE_FIELDS.closed] = true;
+        else {
+          control[SSE_FIELDS.cursor] = nextCursor(cursor);
+          if (end >= meta.tailOffset) control[SSE_FIELDS.upToDate] = true;
+        }
+        return sseEvent("control", JSON.stringify(control));
+      };
       for (const message of messages) {
         const data = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
         const payload = base64 ? data.toString("base64") : json ? jsonArrayOf([data]).toString("utf8") : data.toString("utf8");
-        chunk += sseEvent("data", payload);
+        chunk += sseEvent("data", payload) + controlFor(message.offset);
       }
       const end = messages.at(-1)?.offset ?? (position === "" ? meta.tailOffset : position > meta.tailOffset ? meta.tailOffset : position);
       position = end;
       const finished = meta.closed && end >= meta.tailOffset;
-      const control: Record<string, string | boolean> = { [SSE_FIELDS.offset]: end };
-      if (finished) control[SSE_FIELDS.closed] = true;
-      else {
-        control[SSE_FIELDS.cursor] = nextCursor(cursor);
-        control[SSE_FIELDS.upToDate] = true;
-      }
-      chunk += sseEvent("control", JSON.stringify(control));
+      if (messages.length === 0) chunk += controlFor(end);
       res.write(chunk);
       if (finished) break;
       const remaining = deadline - Date.now();

@@ -77,7 +77,7 @@ export async function appendToStream(ctx: WriteContext): Promise<Response> {
 }
 
 export async function headStream(ctx: WriteContext): Promise<Response> {
-  const meta = await ctx.engine.get(ctx.path);
+  const meta = await ctx.engine.get(ctx.path, false);
   const headers = new Headers({
     "content-type": meta.contentType,
     [H.nextOffset]: meta.tailOffset,

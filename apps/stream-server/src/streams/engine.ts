@@ -255,6 +255,9 @@ export class StreamEngine {
     commit: Commit,
   ): Promise<AppendResult | typeof RETRY> {
     const { producer } = options;
+    if (meta.closed && !producer && body.byteLength === 0 && options.close) {
+      return { kind: "appended", offset: meta.tailOffset, closed: true };
+    }
     if (meta.closed) {
       const by = meta.closedBy;
       if (producer && by && by.producerId === producer.id && by.epoch === producer.epoch && by.seq === producer.seq) {
