@@ -1,9 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { BEFORE_ALL, bigIntToLsn, compareOffsets, formatOffset, lsnToBigInt, parseOffset, SNAPSHOT_END } from "./offset";
+import {
+  BEFORE_ALL,
+  bigIntToLsn,
+  compareOffsets,
+  formatOffset,
+  lsnToBigInt,
+  parseOffset,
+  SNAPSHOT_END,
+} from "./offset";
 
 describe("offsets", () => {
   it("round-trips -1, 0_inf and <lsn>_<op>", () => {
-    for (const text of ["-1", "0_inf", "0_0", "123456789_17"]) expect(formatOffset(parseOffset(text))).toBe(text);
+    for (const text of ["-1", "0_inf", "0_0", "123456789_17"])
+      expect(formatOffset(parseOffset(text))).toBe(text);
   });
 
   it("orders the snapshot before every change and 0_inf after every snapshot row", () => {

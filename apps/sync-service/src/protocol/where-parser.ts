@@ -55,7 +55,12 @@ function tokenize(input: string): Token[] {
   let i = 0;
   const startsOperand = () => {
     const prev = tokens.at(-1);
-    return !prev || prev.k === "op" || (prev.k === "punct" && prev.v !== ")") || (prev.k === "ident" && !prev.quoted && KEYWORDS.has(prev.v));
+    return (
+      !prev ||
+      prev.k === "op" ||
+      (prev.k === "punct" && prev.v !== ")") ||
+      (prev.k === "ident" && !prev.quoted && KEYWORDS.has(prev.v))
+    );
   };
   while (i < input.length) {
     const c = input[i] as string;
@@ -68,7 +73,8 @@ function tokenize(input: string): Token[] {
       let value = "";
       i++;
       for (;;) {
-        if (i >= input.length) throw badRequest(`unterminated string starting at position ${pos + 1}`, "invalid_where");
+        if (i >= input.length)
+          throw badRequest(`unterminated string starting at position ${pos + 1}`, "invalid_where");
         if (input[i] === "'") {
           if (input[i + 1] === "'") {
             value += "'";
@@ -86,7 +92,8 @@ function tokenize(input: string): Token[] {
       let value = "";
       i++;
       for (;;) {
-        if (i >= input.length) throw badRequest(`unterminated identifier starting at position ${pos + 1}`, "invalid_where");
+        if (i >= input.length)
+          throw badRequest(`unterminated identifier starting at position ${pos + 1}`, "invalid_where");
         if (input[i] === '"') {
           if (input[i + 1] === '"') {
             value += '"';
@@ -105,7 +112,11 @@ function tokenize(input: string): Token[] {
       const word = match?.[0] ?? c;
       i += word.length;
       tokens.push({ k: "ident", v: word.toLowerCase(), quoted: false, pos });
-    } else if (/\d/.test(c) || (c === "-" && /[\d.]/.test(input[i + 1] ?? "") && startsOperand()) || (c === "." && /\d/.test(input[i + 1] ?? ""))) {
+    } else if (
+      /\d/.test(c) ||
+      (c === "-" && /[\d.]/.test(input[i + 1] ?? "") && startsOperand()) ||
+      (c === "." && /\d/.test(input[i + 1] ?? ""))
+    ) {
       const match = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?/i.exec(input.slice(i));
       const num = match?.[0] ?? c;
       i += num.length;
@@ -174,7 +185,8 @@ class Parser {
 
   private expectPunct(v: "(" | ")" | ","): void {
     const token = this.peek();
-    if (token?.k !== "punct" || token.v !== v) throw badRequest(`expected "${v}" but found ${describe(token)}`, "invalid_where");
+    if (token?.k !== "punct" || token.v !== v)
+      throw badRequest(`expected "${v}" but found ${describe(token)}`, "invalid_where");
     this.i++;
   }
 
@@ -189,7 +201,9 @@ class Parser {
     if (token?.k === "other") unsupported(`operator ${describe(token)}`);
     if (token?.k === "ident" && !token.quoted) {
       const word = token.v;
-      if (["between", "any", "all", "some", "exists", "select", "similar", "case", "cast", "is"].includes(word)) {
+      if (
+        ["between", "any", "all", "some", "exists", "select", "similar", "case", "cast", "is"].includes(word)
+      ) {
         unsupported(`${word.toUpperCase()} at position ${token.pos + 1}`);
       }
     }
@@ -233,7 +247,12 @@ class Parser {
       return { t: "cmp", op: next.v as CmpOp, l: left, r: this.operand() };
     }
     let negated = false;
-    if (this.isKeyword("not") && (this.isKeyword("in", this.tokens[this.i + 1]) || this.isKeyword("like", this.tokens[this.i + 1]) || this.isKeyword("ilike", this.tokens[this.i + 1]))) {
+    if (
+      this.isKeyword("not") &&
+      (this.isKeyword("in", this.tokens[this.i + 1]) ||
+        this.isKeyword("like", this.tokens[this.i + 1]) ||
+        this.isKeyword("ilike", this.tokens[this.i + 1]))
+    ) {
       this.i++;
       negated = true;
     }
@@ -255,7 +274,8 @@ class Parser {
     if (this.isKeyword("is")) {
       this.i++;
       const isNegated = this.eatKeyword("not");
-      if (!this.eatKeyword("null")) unsupported(`IS ${isNegated ? "NOT " : ""}${describe(this.peek())} (only IS [NOT] NULL)`);
+      if (!this.eatKeyword("null"))
+        unsupported(`IS ${isNegated ? "NOT " : ""}${describe(this.peek())} (only IS [NOT] NULL)`);
       return { t: "isnull", e: left, negated: isNegated };
     }
     return { t: "ref", e: left };
@@ -288,8 +308,10 @@ class Parser {
           if (KEYWORDS.has(token.v)) this.unexpected(token);
         }
         this.i++;
-        if (this.peek()?.k === "punct" && this.peek()?.v === "(") unsupported(`function call ${token.v}(...)`);
-        if (this.peek()?.k === "other" && this.peek()?.v === ".") unsupported(`qualified column name ${describe(token)}.`);
+        if (this.peek()?.k === "punct" && this.peek()?.v === "(")
+          unsupported(`function call ${token.v}(...)`);
+        if (this.peek()?.k === "other" && this.peek()?.v === ".")
+          unsupported(`qualified column name ${describe(token)}.`);
         return { t: "col", name: token.v };
       default:
         return this.unexpected(token);
@@ -298,7 +320,8 @@ class Parser {
 }
 
 export function parseWhere(input: string): WhereExpr {
-  if (input.length > MAX_WHERE_LENGTH) throw badRequest(`where clause is longer than ${MAX_WHERE_LENGTH} characters`, "invalid_where");
+  if (input.length > MAX_WHERE_LENGTH)
+    throw badRequest(`where clause is longer than ${MAX_WHERE_LENGTH} characters`, "invalid_where");
   if (input.trim() === "") throw badRequest("where clause is empty", "invalid_where");
   return new Parser(tokenize(input)).parse();
 }

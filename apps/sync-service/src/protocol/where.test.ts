@@ -37,7 +37,7 @@ describe("where clauses", () => {
     expect(evaluate("created_at > $1", ["2026-11-26T10:00:00Z"])).toBe(true);
     expect(evaluate("created_at < '2026-11-26 11:00:00+01'")).toBe(false);
     expect(evaluate("NOT done")).toBe(true);
-    expect(evaluate('"Mixed Case" ILIKE \'hel%\'')).toBe(true);
+    expect(evaluate("\"Mixed Case\" ILIKE 'hel%'")).toBe(true);
     expect(evaluate("role LIKE 'u_er' AND role NOT LIKE '%x%'")).toBe(true);
     expect(evaluate("status NOT IN ('done', 'failed')")).toBe(true);
   });

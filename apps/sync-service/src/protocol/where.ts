@@ -83,7 +83,11 @@ class Binder {
         return String(operand.value);
       case "param": {
         const value = this.params[operand.index - 1];
-        if (value === undefined) throw badRequest(`parameter $${operand.index} is not given (params[${operand.index}])`, "invalid_where");
+        if (value === undefined)
+          throw badRequest(
+            `parameter $${operand.index} is not given (params[${operand.index}])`,
+            "invalid_where",
+          );
         return value;
       }
       default:
@@ -219,7 +223,10 @@ class Binder {
       case "like": {
         const target = this.operand(e.e, "text", "text");
         if (target.kind !== "text") {
-          throw badRequest(`unsupported in where clause: LIKE on ${target.column?.type ?? "a non-text value"}`, "unsupported_where");
+          throw badRequest(
+            `unsupported in where clause: LIKE on ${target.column?.type ?? "a non-text value"}`,
+            "unsupported_where",
+          );
         }
         if (e.pattern.t === "col") unsupported("LIKE with a column as pattern");
         const pattern = this.operand(e.pattern, "text", "text");
@@ -238,7 +245,10 @@ class Binder {
       case "ref": {
         const target = this.operand(e.e, "bool", "bool");
         if (target.kind !== "bool") {
-          throw badRequest(`a ${target.column?.type ?? "value"} is not a condition: compare it with something`, "invalid_where");
+          throw badRequest(
+            `a ${target.column?.type ?? "value"} is not a condition: compare it with something`,
+            "invalid_where",
+          );
         }
         return { sql: `(${target.sql})`, evaluate: (row) => target.value(row) as boolean | null };
       }
@@ -248,7 +258,10 @@ class Binder {
   private comparison(op: CmpOp, a: Operand, b: Operand): { sql: string; evaluate: Evaluator } {
     const [l, r] = this.pair(a, b);
     if (l.kind !== r.kind && l.kind !== "unknown" && r.kind !== "unknown") {
-      throw badRequest(`cannot compare ${l.column?.type ?? l.kind} with ${r.column?.type ?? r.kind}`, "invalid_where");
+      throw badRequest(
+        `cannot compare ${l.column?.type ?? l.kind} with ${r.column?.type ?? r.kind}`,
+        "invalid_where",
+      );
     }
     const collate = l.kind === "text" || r.kind === "text" ? ' COLLATE "C"' : "";
     const test: Record<CmpOp, (c: number) => boolean> = {
@@ -278,7 +291,11 @@ function unsupported(what: string): never {
 }
 
 /** Parses and binds a where clause; every failure is a 400 that says what is wrong. */
-export function compileWhere(where: string, columns: readonly ColumnInfo[], params: readonly string[]): CompiledWhere {
+export function compileWhere(
+  where: string,
+  columns: readonly ColumnInfo[],
+  params: readonly string[],
+): CompiledWhere {
   const tree = parseWhere(where);
   const binder = new Binder(new Map(columns.map((c) => [c.name, c])), params);
   const { sql, evaluate } = binder.expr(tree);
