@@ -195,7 +195,13 @@ export function streamPathOf(pathname: string): string {
   if (!rest.startsWith("/") || rest.length < 2) throw badRequest("a stream path is required below /streams/");
   const segments = rest.slice(1).split("/");
   for (const segment of segments) {
-    if (segment === "" || segment === "." || segment === ".." || segment.length > 256) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw badRequest("invalid stream path");
+    }
+    if (decoded === "" || decoded === "." || decoded === ".." || decoded.includes("/") || segment.length > 256) {
       throw badRequest("invalid stream path");
     }
   }

@@ -64,11 +64,16 @@ export async function readResponse(engine: StreamEngine, settings: ReadSettings,
 
   if (live === "long-poll" && messages.length === 0) {
     if (!meta.closed) {
-      const outcome = await engine.waitForChange(req.path, settings.longPollTimeoutMs, req.signal);
-      const after = await engine.read(req.path, from);
+      // Register before re-reading, so an append landing between the two cannot be missed.
+      const cancel = new AbortController();
+      const waiting = engine.waitForChange(req.path, settings.longPollTimeoutMs, AbortSignal.any([req.signal, cancel.signal]));
+      let after = await engine.read(req.path, from);
+      if (after.messages.length === 0 && !after.meta.closed) {
+        await waiting;
+        after = await engine.read(req.path, from);
+      } else cancel.abort();
       meta = after.meta;
       messages = after.messages;
-      if (outcome !== "changed" && messages.length === 0) meta = after.meta;
     }
     if (messages.length === 0) {
       const emptyHeaders = new Headers({
@@ -137,7 +142,18 @@ export async function streamSse(
   let position = offset === undefined || offset === START_OFFSET ? "" : offset;
   if (position === NOW_OFFSET) position = initial.meta.tailOffset;
   try {
+    let waiting: Promise<unknown> | undefined;
+    let cancel = new AbortController();
     while (!req.signal.aborted) {
+      const remaining = deadline - Date.now();
+      // Register before reading, so an append landing between the read and the wait cannot be missed.
+      cancel.abort();
+      cancel = new AbortController();
+      waiting = engine.waitForChange(
+        req.path,
+        Math.max(1, Math.min(remaining, settings.longPollTimeoutMs)),
+        AbortSignal.any([req.signal, cancel.signal]),
+      );
       const { meta, messages } = await engine.read(req.path, position);
       let chunk = "";
       const controlFor = (end: string) => {
@@ -159,13 +175,13 @@ export async function streamSse(
       const finished = meta.closed && end >= meta.tailOffset;
       if (messages.length === 0) chunk += controlFor(end);
       res.write(chunk);
-      if (finished) break;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) break;
-      const outcome = await engine.waitForChange(req.path, Math.min(remaining, settings.longPollTimeoutMs), req.signal);
+      if (finished || remaining <= 0) break;
+      if (messages.length > 0) continue;
+      const outcome = await waiting;
       if (outcome === "aborted") break;
       if (outcome === "timeout" && Date.now() >= deadline) break;
     }
+    cancel.abort();
   } catch {
     // The stream was deleted or expired while we were reading: end the connection.
   } finally {
