@@ -27,7 +27,7 @@ export async function loadTable(
             a.atttypid::int as type_oid,
             case when t.typcategory = 'A' then greatest(a.attndims, 1) else 0 end as dims,
             a.attnotnull as not_null,
-            (select array_position(i.indkey::int2[], a.attnum) - 1
+            (select array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1)
                from pg_index i where i.indrelid = c.oid and i.indisprimary) as pk_index
        from pg_class c
        join pg_namespace n on n.oid = c.relnamespace

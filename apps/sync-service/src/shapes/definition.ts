@@ -22,13 +22,12 @@ function readIdent(text: string): [string, string] {
 
 /** `items`, `public.items`, `"My Schema"."Items"`. */
 export function parseTableName(text: string): { schema: string; table: string } {
-  let [first, rest] = readIdent(text.trim());
+  const [first, rest] = readIdent(text.trim());
   if (rest === "") return { schema: "public", table: first };
   if (!rest.startsWith(".")) throw badRequest(`invalid table name "${text}"`, "invalid_table");
   const [second, tail] = readIdent(rest.slice(1));
   if (tail !== "") throw badRequest(`invalid table name "${text}"`, "invalid_table");
-  [first, rest] = [first, second];
-  return { schema: first, table: rest };
+  return { schema: first, table: second };
 }
 
 /** `id,title,"Mixed"`. */

@@ -136,8 +136,8 @@ export class ShapeEngine {
     this.shapes.set(shape.handle, shape);
     this.byKey.set(definitionKey(shape.definition), shape);
     const table = `${shape.definition.schema}.${shape.definition.table}`;
-    let set = this.byTable.get(table);
-    if (!set) this.byTable.set(table, (set = new Set()));
+    const set = this.byTable.get(table) ?? new Set<Shape>();
+    this.byTable.set(table, set);
     set.add(shape);
   }
 
@@ -271,8 +271,8 @@ export class ShapeEngine {
     for (const change of txn.changes) {
       const key = `${change.schema}.${change.table}`;
       if (!this.byTable.has(key)) continue;
-      let list = byTable.get(key);
-      if (!list) byTable.set(key, (list = []));
+      const list = byTable.get(key) ?? [];
+      byTable.set(key, list);
       list.push(change);
     }
     for (const [table, changes] of byTable) {
