@@ -32,7 +32,7 @@ describe("auth", () => {
       password: "correct horse",
     });
     expect(res.status).toBe(200);
-    const { user } = await res.json();
+    const { user } = (await res.json()) as { user: { id: string } };
     const rows = await t.db
       .select({ role: members.role, name: organizations.name })
       .from(members)
@@ -76,7 +76,7 @@ describe("auth", () => {
     const headers = { authorization: `Bearer ${signIn.headers.get("set-auth-token")}` };
     const created = await post("/organization/create", { name: "Lab", slug: "lab-test" }, headers);
     expect(created.status).toBe(200);
-    const org = await created.json();
+    const org = (await created.json()) as { id: string };
     await post("/sign-up/email", { name: "Bo", email: "bo@example.com", password: "another pass" });
     const invited = await post(
       "/organization/invite-member",
@@ -84,7 +84,7 @@ describe("auth", () => {
       headers,
     );
     expect(invited.status).toBe(200);
-    const invitation = await invited.json();
+    const invitation = (await invited.json()) as { id: string };
     const boSignIn = await post("/sign-in/email", { email: "bo@example.com", password: "another pass" });
     const boHeaders = { authorization: `Bearer ${boSignIn.headers.get("set-auth-token")}` };
     const accepted = await post(
