@@ -21,6 +21,30 @@ const schema = z
     DURABLE_STREAM_URL: z.string().url().default("http://localhost:8080"),
     ELECTRIC_URL: z.string().url().default("http://localhost:3002"),
     ELECTRIC_SECRET: z.string().optional(),
+    CLAIM_LEASE_MS: z.coerce
+      .number({ error: "CLAIM_LEASE_MS must be a number of milliseconds" })
+      .int()
+      .min(1_000, "CLAIM_LEASE_MS must be at least 1000")
+      .max(3_600_000, "CLAIM_LEASE_MS must be at most 3600000")
+      .default(30_000),
+    MAX_CLAIMS: z.coerce
+      .number({ error: "MAX_CLAIMS must be a number" })
+      .int()
+      .min(1, "MAX_CLAIMS must be at least 1")
+      .max(100, "MAX_CLAIMS must be at most 100")
+      .default(3),
+    STREAM_TOKEN_TTL_SECONDS: z.coerce
+      .number({ error: "STREAM_TOKEN_TTL_SECONDS must be a number of seconds" })
+      .int()
+      .min(30, "STREAM_TOKEN_TTL_SECONDS must be at least 30")
+      .max(86_400, "STREAM_TOKEN_TTL_SECONDS must be at most 86400")
+      .default(900),
+    LEASE_SWEEP_INTERVAL_MS: z.coerce
+      .number({ error: "LEASE_SWEEP_INTERVAL_MS must be a number of milliseconds" })
+      .int()
+      .min(100, "LEASE_SWEEP_INTERVAL_MS must be at least 100")
+      .default(5_000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .transform((env, ctx) => {
     // Development may run on built-in secrets; production must be given its own.
@@ -38,17 +62,20 @@ const schema = z
 
 export type ApiEnv = z.infer<typeof schema>;
 
+/** Validates an environment; throws one error naming every bad variable. */
+export function parseApiEnv(source: Record<string, string | undefined>): ApiEnv {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid API environment:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
 let cached: ApiEnv | undefined;
 
 /** The API's environment, validated on first use; a bad value fails with the variable's name. */
 export function apiEnv(): ApiEnv {
-  if (!cached) {
-    const parsed = schema.safeParse(process.env);
-    if (!parsed.success) {
-      const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-      throw new Error(`Invalid API environment:\n${lines.join("\n")}`);
-    }
-    cached = parsed.data;
-  }
+  cached ??= parseApiEnv(process.env);
   return cached;
 }

@@ -30,7 +30,8 @@ const t = initTRPC.context<TRPCContext>().create({
   errorFormatter({ shape, error }) {
     // Messages were made safe by toTRPCError; nothing else of the cause reaches the client.
     const details = error.cause instanceof ChatError ? (error.cause.details ?? null) : null;
-    return { ...shape, data: { ...shape.data, stack: undefined, details } };
+    const { stack: _stack, ...data } = shape.data;
+    return { ...shape, data: { ...data, details } };
   },
 });
 
