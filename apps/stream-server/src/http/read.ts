@@ -143,6 +143,8 @@ export async function streamSse(
   if (position === NOW_OFFSET) position = initial.meta.tailOffset;
   try {
     let waiting: Promise<unknown> | undefined;
+    /** Whether the next read sends a control event even without data (first read, keep-alive). */
+    let announce = true;
     let cancel = new AbortController();
     while (!req.signal.aborted) {
       const remaining = deadline - Date.now();
@@ -173,13 +175,15 @@ export async function streamSse(
       const end = messages.at(-1)?.offset ?? (position === "" ? meta.tailOffset : position > meta.tailOffset ? meta.tailOffset : position);
       position = end;
       const finished = meta.closed && end >= meta.tailOffset;
-      if (messages.length === 0) chunk += controlFor(end);
-      res.write(chunk);
+      if (messages.length === 0 && (announce || finished)) chunk += controlFor(end);
+      if (chunk) res.write(chunk);
+      announce = false;
       if (finished || remaining <= 0) break;
       if (messages.length > 0) continue;
       const outcome = await waiting;
       if (outcome === "aborted") break;
       if (outcome === "timeout" && Date.now() >= deadline) break;
+      if (outcome === "timeout") announce = true;
     }
     cancel.abort();
   } catch {
