@@ -73,7 +73,7 @@ describe("Shape HTTP API", () => {
   ])("answers 400 with a clear message for %o", async (params, message) => {
     const res = await get(q(params));
     expect(res.status).toBe(400);
-    expect((await res.json()).message).toMatch(message);
+    expect(((await res.json()) as { message: string }).message).toMatch(message);
   });
 
   it("refuses a handle used with another shape's definition", async () => {
@@ -124,11 +124,13 @@ describe("Shape HTTP API", () => {
     let res: Response | undefined;
     await eventually(async () => {
       res = await get(q({ table: "notes", where, offset: lastOffset, handle: handle as string }));
-      const body = await res.clone().json();
+      const body = (await res.clone().json()) as unknown[];
       return res.status !== 200 || body.length > 1;
     });
     expect(res?.status).toBe(200);
-    expect((await (res as Response).json())[0]).toMatchObject({ value: { id: "10", body: "restarted" } });
+    expect(((await (res as Response).json()) as unknown[])[0]).toMatchObject({
+      value: { id: "10", body: "restarted" },
+    });
 
     await h.restart({ dropSlot: true });
     const gone = await get(q({ table: "notes", where, offset: lastOffset, handle: handle as string }));

@@ -5,6 +5,7 @@ import {
   type Row,
   Shape,
   ShapeStream,
+  type ShapeStreamOptions,
 } from "@electric-sql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type Harness, SECRET, startHarness } from "./support/harness";
@@ -19,12 +20,9 @@ beforeAll(async () => {
 afterAll(() => h?.close());
 
 let nextId = 1;
-const newIds = (count: number) => Array.from({ length: count }, () => nextId++);
+const newId = (): number => nextId++;
 
-function stream(
-  params: Record<string, string>,
-  extra: Partial<ConstructorParameters<typeof ShapeStream>[0]> = {},
-) {
+function stream(params: Record<string, string>, extra: Partial<ShapeStreamOptions> = {}) {
   const controller = new AbortController();
   const s = new ShapeStream<Row>({
     url: h.shapeUrl,
@@ -49,7 +47,7 @@ const changesFor = (messages: Message<Row>[], id: number) =>
 
 describe("Shape API with the official client", () => {
   it("syncs the initial rows of a shape", async () => {
-    const [a, b, c] = newIds(3);
+    const [a, b, c] = [newId(), newId(), newId()];
     await h.sql(
       "insert into items (id, title, tag) values ($1, 'a', 'initial'), ($2, 'b', 'initial'), ($3, 'c', 'other')",
       [a, b, c],
@@ -69,7 +67,7 @@ describe("Shape API with the official client", () => {
     const shape = new Shape(s);
     try {
       await shape.rows;
-      const [id] = newIds(1);
+      const id = newId();
       await h.sql("insert into items (id, title, tag) values ($1, 'first', 'live')", [id]);
       await eventually(() => shape.currentRows.some((r) => r.id === id && r.title === "first"));
       await h.sql("update items set title = 'second', n = 7 where id = $1", [id]);
@@ -82,7 +80,7 @@ describe("Shape API with the official client", () => {
   });
 
   it("turns moves into and out of the where clause into inserts and deletes", async () => {
-    const [id] = newIds(1);
+    const id = newId();
     await h.sql("insert into items (id, title, n, tag) values ($1, 'mover', 5, 'move')", [id]);
     const { stream: s, stop } = stream({ where: "tag = 'move' AND n > 10" });
     const messages = collect(s);
@@ -107,7 +105,7 @@ describe("Shape API with the official client", () => {
     const messages = collect(s);
     try {
       await new Shape(s).rows;
-      const [id] = newIds(1);
+      const id = newId();
       const client = await h.t.db.$client.connect();
       let txid: number;
       try {
@@ -127,7 +125,7 @@ describe("Shape API with the official client", () => {
   });
 
   it("resumes from an offset after a disconnect, without repeating or losing changes", async () => {
-    const [first, second, third] = newIds(3);
+    const [first, second, third] = [newId(), newId(), newId()];
     await h.sql("insert into items (id, title, tag) values ($1, 'one', 'resume')", [first]);
     const one = stream({ where: "tag = 'resume'" });
     await new Shape(one.stream).rows;
@@ -150,7 +148,7 @@ describe("Shape API with the official client", () => {
   });
 
   it("answers 409 must-refetch with a new handle after a shape is deleted, and the client recovers", async () => {
-    const [id, later] = newIds(2);
+    const [id, later] = [newId(), newId()];
     await h.sql("insert into items (id, title, tag) values ($1, 'kept', 'refetch')", [id]);
     const { stream: s, stop } = stream({ where: "tag = 'refetch'" });
     const shape = new Shape(s);
@@ -183,7 +181,7 @@ describe("Shape API with the official client", () => {
     const shape = new Shape(s);
     try {
       await shape.rows;
-      const ids = newIds(3);
+      const ids = [newId(), newId(), newId()];
       for (const [i, id] of ids.entries()) {
         await h.sql("insert into items (id, title, tag) values ($1, $2, 'sse')", [id, `sse-${i}`]);
       }
@@ -197,7 +195,7 @@ describe("Shape API with the official client", () => {
   });
 
   it("serves only the selected columns and the full row with replica=full", async () => {
-    const [id] = newIds(1);
+    const id = newId();
     await h.sql("insert into items (id, title, n, tag) values ($1, 'cols', 3, 'cols')", [id]);
     const { stream: s, stop } = stream({ where: "tag = 'cols'", columns: "id,title", replica: "full" });
     const messages = collect(s);
