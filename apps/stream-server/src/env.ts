@@ -10,7 +10,11 @@ const schema = z
     REDIS_URL: z.string().url().optional(),
     STREAM_LONG_POLL_TIMEOUT_MS: z.coerce.number().int().min(10).max(300_000).default(30_000),
     STREAM_SSE_MAX_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
-    STREAM_MAX_BODY_BYTES: z.coerce.number().int().min(1).default(4 * 1024 * 1024),
+    STREAM_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(4 * 1024 * 1024),
     STREAM_AUTH: z.enum(["jwt", "none"]).default("jwt"),
     STREAM_AUTH_SECRET: z.string().min(32, "STREAM_AUTH_SECRET must be at least 32 characters").optional(),
     STREAM_JWKS_URL: z.string().url().optional(),
@@ -25,11 +29,16 @@ const schema = z
       ctx.addIssue({
         code: "custom",
         path: ["STREAM_AUTH_SECRET"],
-        message: "set STREAM_AUTH_SECRET (or STREAM_JWKS_URL), or STREAM_AUTH=none to turn auth off explicitly",
+        message:
+          "set STREAM_AUTH_SECRET (or STREAM_JWKS_URL), or STREAM_AUTH=none to turn auth off explicitly",
       });
     }
     if (env.STREAM_STORAGE === "redis" && !env.REDIS_URL) {
-      ctx.addIssue({ code: "custom", path: ["REDIS_URL"], message: "REDIS_URL is required with STREAM_STORAGE=redis" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["REDIS_URL"],
+        message: "REDIS_URL is required with STREAM_STORAGE=redis",
+      });
     }
   });
 

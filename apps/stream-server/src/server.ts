@@ -23,7 +23,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(env: Env, logger: Logger = pino({ level: env.LOG_LEVEL })): Promise<RunningServer> {
+export async function startServer(
+  env: Env,
+  logger: Logger = pino({ level: env.LOG_LEVEL }),
+): Promise<RunningServer> {
   const { backend, beats } = await openStorage(env);
   const engine = new StreamEngine(backend);
   const presence = new PresenceService(engine, beats, env.STREAM_PRESENCE_TTL_MS);
@@ -33,7 +36,9 @@ export async function startServer(env: Env, logger: Logger = pino({ level: env.L
     env.STREAM_AUTH === "none"
       ? null
       : createStreamTokenVerifier(
-          env.STREAM_AUTH_SECRET ? { secret: env.STREAM_AUTH_SECRET } : { jwksUrl: env.STREAM_JWKS_URL as string },
+          env.STREAM_AUTH_SECRET
+            ? { secret: env.STREAM_AUTH_SECRET }
+            : { jwksUrl: env.STREAM_JWKS_URL as string },
         );
   const app = createApp({
     engine,
@@ -53,7 +58,10 @@ export async function startServer(env: Env, logger: Logger = pino({ level: env.L
   });
   const port = (server.address() as AddressInfo).port;
   const host = env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST;
-  logger.info({ port, storage: env.STREAM_STORAGE, auth: verify ? "jwt" : "none" }, "stream server listening");
+  logger.info(
+    { port, storage: env.STREAM_STORAGE, auth: verify ? "jwt" : "none" },
+    "stream server listening",
+  );
   let stopping: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,

@@ -56,9 +56,19 @@ describe("auth", () => {
   it("lets an append token create and append, and a read token read", async () => {
     const writer = await token("s-rw", ["append"]);
     const reader = await token("s-rw", ["read"]);
-    expect((await call("/s-rw", { method: "PUT", token: writer, headers: { "content-type": "text/plain" } })).status).toBe(201);
     expect(
-      (await call("/s-rw", { method: "POST", token: writer, headers: { "content-type": "text/plain" }, body: "hi" })).status,
+      (await call("/s-rw", { method: "PUT", token: writer, headers: { "content-type": "text/plain" } }))
+        .status,
+    ).toBe(201);
+    expect(
+      (
+        await call("/s-rw", {
+          method: "POST",
+          token: writer,
+          headers: { "content-type": "text/plain" },
+          body: "hi",
+        })
+      ).status,
     ).toBe(204);
     const read = await call("/s-rw?offset=-1", { token: reader });
     expect(read.status).toBe(200);
@@ -67,7 +77,12 @@ describe("auth", () => {
 
   it("refuses an append with a read token with 403", async () => {
     const reader = await token("s-rw", ["read"]);
-    const res = await call("/s-rw", { method: "POST", token: reader, headers: { "content-type": "text/plain" }, body: "x" });
+    const res = await call("/s-rw", {
+      method: "POST",
+      token: reader,
+      headers: { "content-type": "text/plain" },
+      body: "x",
+    });
     expect(res.status).toBe(403);
   });
 

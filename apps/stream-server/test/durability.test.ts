@@ -18,12 +18,18 @@ describe("file storage durability", () => {
     const first = await startChildServer(env);
     children.push(first.child);
     const url = `${first.url}/streams/crash`;
-    expect((await fetch(url, { method: "PUT", headers: { "content-type": "application/json" } })).status).toBe(201);
+    expect(
+      (await fetch(url, { method: "PUT", headers: { "content-type": "application/json" } })).status,
+    ).toBe(201);
 
     // A reader reads part of the stream and keeps its offset.
     const acknowledged: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ i }) });
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ i }),
+      });
       expect(res.status).toBe(204);
       acknowledged.push(i);
     }
@@ -37,7 +43,11 @@ describe("file storage durability", () => {
       for (;;) {
         const i = next++;
         try {
-          const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ i }) });
+          const res = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ i }),
+          });
           if (res.status === 204) acknowledged.push(i);
           else return;
         } catch {

@@ -10,7 +10,14 @@ let server: RunningServer;
 const tokenFor = async (userId: string, name: string) =>
   (
     await mintStreamToken(
-      { userId, organizationId: "org", sessionId: "sess", rights: ["read", "presence"], name, deviceId: `${userId}-desk` },
+      {
+        userId,
+        organizationId: "org",
+        sessionId: "sess",
+        rights: ["read", "presence"],
+        name,
+        deviceId: `${userId}-desk`,
+      },
       { secret: SECRET },
     )
   ).token;
@@ -22,10 +29,17 @@ const post = (token: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 
-type Event = { type?: string; key?: string; value?: { userId: string; status: string; name: string }; headers: Record<string, string> };
+type Event = {
+  type?: string;
+  key?: string;
+  value?: { userId: string; status: string; name: string };
+  headers: Record<string, string>;
+};
 
 const snapshot = async (token: string): Promise<{ events: Event[]; offset: string }> => {
-  const res = await fetch(`${server.url}/streams/sess/presence?offset=-1`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${server.url}/streams/sess/presence?offset=-1`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   expect(res.status).toBe(200);
   return { events: (await res.json()) as Event[], offset: res.headers.get("stream-next-offset") as string };
 };
@@ -33,7 +47,11 @@ const snapshot = async (token: string): Promise<{ events: Event[]; offset: strin
 const members = (events: Event[]) => events.filter((e) => e.type === "presence").map((e) => e.value?.userId);
 
 beforeAll(async () => {
-  server = await startTestServer({ STREAM_AUTH: "jwt", STREAM_AUTH_SECRET: SECRET, STREAM_PRESENCE_TTL_MS: String(TTL_MS) });
+  server = await startTestServer({
+    STREAM_AUTH: "jwt",
+    STREAM_AUTH_SECRET: SECRET,
+    STREAM_PRESENCE_TTL_MS: String(TTL_MS),
+  });
   server.presence.stop(); // sweeps are driven by the test, so expiry is deterministic
 });
 afterAll(async () => {
@@ -81,7 +99,10 @@ describe("presence", () => {
 
   it("deletes a clean leave at once", async () => {
     const cy = await tokenFor("cy", "Cy");
-    const res = await fetch(`${server.url}/streams/sess/presence`, { method: "DELETE", headers: { authorization: `Bearer ${cy}` } });
+    const res = await fetch(`${server.url}/streams/sess/presence`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${cy}` },
+    });
     expect(res.status).toBe(204);
     expect(members((await snapshot(cy)).events)).not.toContain("cy");
   });

@@ -10,8 +10,16 @@ let b: RunningServer;
 
 beforeAll(async () => {
   redis = await startRedis();
-  a = await startTestServer({ STREAM_STORAGE: "redis", REDIS_URL: redis.url, STREAM_LONG_POLL_TIMEOUT_MS: "20000" });
-  b = await startTestServer({ STREAM_STORAGE: "redis", REDIS_URL: redis.url, STREAM_LONG_POLL_TIMEOUT_MS: "20000" });
+  a = await startTestServer({
+    STREAM_STORAGE: "redis",
+    REDIS_URL: redis.url,
+    STREAM_LONG_POLL_TIMEOUT_MS: "20000",
+  });
+  b = await startTestServer({
+    STREAM_STORAGE: "redis",
+    REDIS_URL: redis.url,
+    STREAM_LONG_POLL_TIMEOUT_MS: "20000",
+  });
 });
 afterAll(async () => {
   await a?.stop();
@@ -25,7 +33,11 @@ describe("two instances on one Redis", () => {
     const writer = await DurableStream.create({ url: `${a.url}${path}`, contentType: "application/json" });
     const reader = new DurableStream({ url: `${b.url}${path}` });
     const controller = new AbortController();
-    const response = await reader.stream<{ n: number }>({ offset: "-1", live: "sse", signal: controller.signal });
+    const response = await reader.stream<{ n: number }>({
+      offset: "-1",
+      live: "sse",
+      signal: controller.signal,
+    });
     const received: number[] = [];
     const done = new Promise<void>((resolve) => {
       response.subscribeJson(async (batch) => {
@@ -45,13 +57,22 @@ describe("two instances on one Redis", () => {
     const head = await fetch(`${b.url}${path}`, { method: "HEAD" });
     const tail = head.headers.get("stream-next-offset") as string;
     const poll = fetch(`${b.url}${path}?offset=${tail}&live=long-poll`);
-    const producer = { "content-type": "text/plain", "producer-id": "p1", "producer-epoch": "0", "producer-seq": "0" };
-    expect((await fetch(`${a.url}${path}`, { method: "POST", headers: producer, body: "hello" })).status).toBe(200);
+    const producer = {
+      "content-type": "text/plain",
+      "producer-id": "p1",
+      "producer-epoch": "0",
+      "producer-seq": "0",
+    };
+    expect(
+      (await fetch(`${a.url}${path}`, { method: "POST", headers: producer, body: "hello" })).status,
+    ).toBe(200);
     const res = await poll;
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("hello");
     // The same producer seq retried through the other instance is a duplicate, not a second append.
-    expect((await fetch(`${b.url}${path}`, { method: "POST", headers: producer, body: "hello" })).status).toBe(204);
+    expect(
+      (await fetch(`${b.url}${path}`, { method: "POST", headers: producer, body: "hello" })).status,
+    ).toBe(204);
     const all = await fetch(`${b.url}${path}?offset=-1`);
     expect(await all.text()).toBe("hello");
   });

@@ -16,14 +16,22 @@ const url = (path: string) => `${server.url}/streams${path}`;
 describe("bad input and operations", () => {
   it("answers 413 to a body over STREAM_MAX_BODY_BYTES and stores nothing", async () => {
     await fetch(url("/big"), { method: "PUT", headers: { "content-type": "text/plain" } });
-    const res = await fetch(url("/big"), { method: "POST", headers: { "content-type": "text/plain" }, body: "x".repeat(2048) });
+    const res = await fetch(url("/big"), {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "x".repeat(2048),
+    });
     expect(res.status).toBe(413);
     expect(await (await fetch(url("/big?offset=-1"))).text()).toBe("");
   });
 
   it("answers 400 to malformed JSON in JSON mode and stores nothing", async () => {
     await fetch(url("/json"), { method: "PUT", headers: { "content-type": "application/json" } });
-    const res = await fetch(url("/json"), { method: "POST", headers: { "content-type": "application/json" }, body: "{oops" });
+    const res = await fetch(url("/json"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{oops",
+    });
     expect(res.status).toBe(400);
     expect(await (await fetch(url("/json?offset=-1"))).json()).toEqual([]);
   });
@@ -53,7 +61,11 @@ describe("bad input and operations", () => {
 describe("graceful shutdown", () => {
   it("ends live SSE readers cleanly with their offset in the last control event", async () => {
     const own = await startTestServer({ STREAM_LONG_POLL_TIMEOUT_MS: "20000" });
-    await fetch(`${own.url}/streams/live`, { method: "PUT", headers: { "content-type": "text/plain" }, body: "a" });
+    await fetch(`${own.url}/streams/live`, {
+      method: "PUT",
+      headers: { "content-type": "text/plain" },
+      body: "a",
+    });
     const res = await fetch(`${own.url}/streams/live?offset=-1&live=sse`);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let text = "";

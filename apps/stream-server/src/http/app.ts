@@ -3,9 +3,9 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { StreamTokenVerifier } from "@superset/stream-tokens";
 import { Hono } from "hono";
 import type { Logger } from "pino";
+import type { PresenceService } from "../presence/service";
 import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Q } from "../protocol/constants";
 import { badRequest, StreamError } from "../protocol/errors";
-import type { PresenceService } from "../presence/service";
 import type { StreamEngine } from "../streams/engine";
 import { authenticate, type Principal, requireRight, rightsFor, storagePath, targetOf } from "./auth";
 import type { Metrics } from "./metrics";
@@ -29,7 +29,10 @@ export interface AppOptions {
   health: () => Promise<boolean>;
 }
 
-type Env = { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse }; Variables: { principal?: Principal } };
+type Env = {
+  Bindings: { incoming: IncomingMessage; outgoing: ServerResponse };
+  Variables: { principal?: Principal };
+};
 
 export const MOUNT = "/streams";
 
@@ -66,11 +69,14 @@ export function createApp(options: AppOptions) {
         (performance.now() - started) / 1000,
       );
     }
-    if (c.res.status >= 500) logger.error({ requestId, method: c.req.method, status: c.res.status }, "request failed");
+    if (c.res.status >= 500)
+      logger.error({ requestId, method: c.req.method, status: c.res.status }, "request failed");
   });
 
   app.options("*", (c) => c.body(null, 204));
-  app.get("/health", async (c) => ((await options.health()) ? c.json({ ok: true }) : c.json({ ok: false }, 503)));
+  app.get("/health", async (c) =>
+    (await options.health()) ? c.json({ ok: true }) : c.json({ ok: false }, 503),
+  );
   app.get("/metrics", async (c) =>
     c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
   );
@@ -121,16 +127,29 @@ export function createApp(options: AppOptions) {
       case "DELETE":
         return deleteStream(ctx);
     }
-    const request = { path, url, ifNoneMatch: c.req.header("if-none-match") ?? null, signal: options.shutdown };
+    const request = {
+      path,
+      url,
+      ifNoneMatch: c.req.header("if-none-match") ?? null,
+      signal: options.shutdown,
+    };
     if (url.searchParams.get(Q.live) === "sse") {
       await engine.get(path);
-      await serveSse(c.env, request, (req, res, onOpen) => streamSse(engine, read, req, res, onOpen), metrics);
+      await serveSse(
+        c.env,
+        request,
+        (req, res, onOpen) => streamSse(engine, read, req, res, onOpen),
+        metrics,
+      );
       return RESPONSE_ALREADY_SENT;
     }
     if (url.searchParams.get(Q.live) === "long-poll") {
       metrics.liveConnections.inc({ mode: "long-poll" });
       try {
-        return await readResponse(engine, read, { ...request, signal: AbortSignal.any([options.shutdown, c.req.raw.signal]) });
+        return await readResponse(engine, read, {
+          ...request,
+          signal: AbortSignal.any([options.shutdown, c.req.raw.signal]),
+        });
       } finally {
         metrics.liveConnections.dec({ mode: "long-poll" });
       }
@@ -201,7 +220,13 @@ export function streamPathOf(pathname: string): string {
     } catch {
       throw badRequest("invalid stream path");
     }
-    if (decoded === "" || decoded === "." || decoded === ".." || decoded.includes("/") || segment.length > 256) {
+    if (
+      decoded === "" ||
+      decoded === "." ||
+      decoded === ".." ||
+      decoded.includes("/") ||
+      segment.length > 256
+    ) {
       throw badRequest("invalid stream path");
     }
   }

@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { type StreamRight, type StreamTokenClaims, StreamTokenError, type StreamTokenVerifier } from "@superset/stream-tokens";
+import {
+  type StreamRight,
+  type StreamTokenClaims,
+  StreamTokenError,
+  type StreamTokenVerifier,
+} from "@superset/stream-tokens";
 import { StreamError } from "../protocol/errors";
 
 /**
@@ -15,7 +20,8 @@ export interface Principal {
 
 export async function authenticate(verify: StreamTokenVerifier, header: string | null): Promise<Principal> {
   const match = header?.match(/^Bearer\s+(\S+)$/i);
-  if (!match?.[1]) throw new StreamError(401, "UNAUTHENTICATED", "missing bearer token", { "www-authenticate": "Bearer" });
+  if (!match?.[1])
+    throw new StreamError(401, "UNAUTHENTICATED", "missing bearer token", { "www-authenticate": "Bearer" });
   try {
     const claims = await verify(match[1]);
     return { claims, key: createHash("sha256").update(match[1]).digest("base64url").slice(0, 22) };
@@ -49,7 +55,8 @@ export function requireRight(principal: Principal, target: Target, rights: Strea
 }
 
 export function rightsFor(method: string, target: Target): StreamRight[] {
-  if (target.kind === "presence") return method === "GET" || method === "HEAD" ? ["read", "presence"] : ["presence"];
+  if (target.kind === "presence")
+    return method === "GET" || method === "HEAD" ? ["read", "presence"] : ["presence"];
   return method === "GET" || method === "HEAD" ? ["read"] : ["append"];
 }
 

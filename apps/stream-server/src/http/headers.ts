@@ -7,7 +7,8 @@ const DIGITS = /^\d+$/;
 
 export function parseTtl(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!NON_NEGATIVE_INTEGER.test(value)) throw badRequest("invalid Stream-TTL: a non-negative integer of seconds");
+  if (!NON_NEGATIVE_INTEGER.test(value))
+    throw badRequest("invalid Stream-TTL: a non-negative integer of seconds");
   return Number(value);
 }
 

@@ -7,7 +7,11 @@ export function createMetrics() {
   return {
     registry,
     appends: new Counter({ name: "ds_appends_total", help: "Accepted appends", registers: [registry] }),
-    appendBytes: new Counter({ name: "ds_append_bytes_total", help: "Bytes appended", registers: [registry] }),
+    appendBytes: new Counter({
+      name: "ds_append_bytes_total",
+      help: "Bytes appended",
+      registers: [registry],
+    }),
     liveConnections: new Gauge({
       name: "ds_live_connections",
       help: "Open SSE connections and pending long-polls",

@@ -2,10 +2,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
 import { z } from "zod";
+import { PRESENCE_STATUSES, type PresenceService } from "../presence/service";
 import { H, Q, START_OFFSET } from "../protocol/constants";
 import { badRequest } from "../protocol/errors";
 import { sseEvent } from "../protocol/sse";
-import { PRESENCE_STATUSES, type PresenceService } from "../presence/service";
 import type { StreamEngine } from "../streams/engine";
 import type { Principal } from "./auth";
 import { storagePath } from "./auth";
@@ -48,7 +48,8 @@ export function presenceRoutes<E extends Env>(options: PresenceRouteOptions) {
       throw badRequest("presence body must be JSON");
     }
     const parsed = presenceBody.safeParse(json);
-    if (!parsed.success) throw badRequest(`invalid presence: ${parsed.error.issues[0]?.message ?? "bad body"}`);
+    if (!parsed.success)
+      throw badRequest(`invalid presence: ${parsed.error.issues[0]?.message ?? "bad body"}`);
     const body = parsed.data;
     const userId = principal?.claims.userId ?? body.userId;
     if (!userId) throw badRequest("userId is required when auth is off");
@@ -78,7 +79,12 @@ export function presenceRoutes<E extends Env>(options: PresenceRouteOptions) {
     const { offset, live } = parseReadQuery(url);
     const fromStart = offset === undefined || offset === START_OFFSET;
     await presence.ensureLog(logPath);
-    const request = { path: logPath, url, ifNoneMatch: c.req.header("if-none-match") ?? null, signal: options.shutdown };
+    const request = {
+      path: logPath,
+      url,
+      ifNoneMatch: c.req.header("if-none-match") ?? null,
+      signal: options.shutdown,
+    };
     if (live === "sse") {
       const snapshot = fromStart ? await presence.snapshot(logPath) : undefined;
       if (snapshot) url.searchParams.set(Q.offset, snapshot.offset);
@@ -87,10 +93,17 @@ export function presenceRoutes<E extends Env>(options: PresenceRouteOptions) {
       const closed = new AbortController();
       res.on("close", () => closed.abort());
       const prelude = snapshot ? sseEvent("data", JSON.stringify(snapshot.events)) : "";
-      await streamSse(engine, read, { ...request, signal: AbortSignal.any([options.shutdown, closed.signal]) }, res, () => {
-        options.metrics.liveConnections.inc({ mode: "sse" });
-        return () => options.metrics.liveConnections.dec({ mode: "sse" });
-      }, prelude);
+      await streamSse(
+        engine,
+        read,
+        { ...request, signal: AbortSignal.any([options.shutdown, closed.signal]) },
+        res,
+        () => {
+          options.metrics.liveConnections.inc({ mode: "sse" });
+          return () => options.metrics.liveConnections.dec({ mode: "sse" });
+        },
+        prelude,
+      );
       return RESPONSE_ALREADY_SENT;
     }
     if (fromStart) {
@@ -101,7 +114,10 @@ export function presenceRoutes<E extends Env>(options: PresenceRouteOptions) {
         "cache-control": "no-store",
       });
     }
-    return readResponse(engine, read, { ...request, signal: AbortSignal.any([options.shutdown, c.req.raw.signal]) });
+    return readResponse(engine, read, {
+      ...request,
+      signal: AbortSignal.any([options.shutdown, c.req.raw.signal]),
+    });
   });
 
   return routes;

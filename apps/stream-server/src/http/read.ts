@@ -1,12 +1,12 @@
 import type { ServerResponse } from "node:http";
 import { H, NOW_OFFSET, Q, SSE_FIELDS, START_OFFSET } from "../protocol/constants";
+import { nextCursor } from "../protocol/cursor";
 import { badRequest } from "../protocol/errors";
 import { isJsonContentType, jsonArrayOf, normalizeContentType } from "../protocol/json";
-import { nextCursor } from "../protocol/cursor";
-import { isConcreteOffset, normalizeOffset } from "../protocol/offset";
+import { isConcreteOffset, minOffset, normalizeOffset } from "../protocol/offset";
 import { sseEvent } from "../protocol/sse";
-import type { StreamEngine } from "../streams/engine";
 import type { StoredMessage, StreamMeta } from "../store/types";
+import type { StreamEngine } from "../streams/engine";
 
 /** GET of PROTOCOL.md 5.5 to 5.7: catch-up, long-poll and SSE. */
 export interface ReadSettings {
@@ -29,10 +29,12 @@ export function parseReadQuery(url: URL): { offset?: string; live: string | null
   const raw = offsets[0];
   if (raw !== undefined) {
     if (raw === "") throw badRequest("empty offset parameter");
-    if (raw !== START_OFFSET && raw !== NOW_OFFSET && !isConcreteOffset(raw)) throw badRequest("invalid offset");
+    if (raw !== START_OFFSET && raw !== NOW_OFFSET && !isConcreteOffset(raw))
+      throw badRequest("invalid offset");
   }
   const live = url.searchParams.get(Q.live);
-  if (live !== null && live !== "long-poll" && live !== "sse") throw badRequest("live must be long-poll or sse");
+  if (live !== null && live !== "long-poll" && live !== "sse")
+    throw badRequest("live must be long-poll or sse");
   if (live && raw === undefined) throw badRequest(`${live} requires an offset parameter`);
   const offset = raw === undefined || raw === START_OFFSET || raw === NOW_OFFSET ? raw : normalizeOffset(raw);
   return { offset, live, cursor: url.searchParams.get(Q.cursor) ?? undefined };
@@ -47,7 +49,11 @@ function etagOf(path: string, start: string, end: string, closed: boolean): stri
   return `"${Buffer.from(path).toString("base64url")}:${start}:${end}${closed ? ":c" : ""}"`;
 }
 
-export async function readResponse(engine: StreamEngine, settings: ReadSettings, req: ReadRequest): Promise<Response> {
+export async function readResponse(
+  engine: StreamEngine,
+  settings: ReadSettings,
+  req: ReadRequest,
+): Promise<Response> {
   const { offset, live, cursor } = parseReadQuery(req.url);
   let { meta } = await engine.read(req.path, "");
   const headers = new Headers({ "content-type": meta.contentType });
@@ -59,14 +65,19 @@ export async function readResponse(engine: StreamEngine, settings: ReadSettings,
     if (meta.closed) headers.set(H.closed, "true");
     return new Response(isJsonContentType(meta.contentType) ? "[]" : "", { status: 200, headers });
   }
-  const from = offset === undefined || offset === START_OFFSET ? "" : offset === NOW_OFFSET ? meta.tailOffset : offset;
+  const from =
+    offset === undefined || offset === START_OFFSET ? "" : offset === NOW_OFFSET ? meta.tailOffset : offset;
   let messages = (await engine.read(req.path, from)).messages;
 
   if (live === "long-poll" && messages.length === 0) {
     if (!meta.closed) {
       // Register before re-reading, so an append landing between the two cannot be missed.
       const cancel = new AbortController();
-      const waiting = engine.waitForChange(req.path, settings.longPollTimeoutMs, AbortSignal.any([req.signal, cancel.signal]));
+      const waiting = engine.waitForChange(
+        req.path,
+        settings.longPollTimeoutMs,
+        AbortSignal.any([req.signal, cancel.signal]),
+      );
       let after = await engine.read(req.path, from);
       if (after.messages.length === 0 && !after.meta.closed) {
         await waiting;
@@ -98,7 +109,10 @@ export async function readResponse(engine: StreamEngine, settings: ReadSettings,
   headers.set("etag", etag);
   headers.set("cache-control", messages.length > 0 ? settings.cacheControl : "no-store");
   if (req.ifNoneMatch !== null && req.ifNoneMatch === etag) {
-    return new Response(null, { status: 304, headers: { etag, "cache-control": headers.get("cache-control") ?? "" } });
+    return new Response(null, {
+      status: 304,
+      headers: { etag, "cache-control": headers.get("cache-control") ?? "" },
+    });
   }
   return new Response(body(meta, messages), { status: 200, headers });
 }
@@ -169,10 +183,15 @@ export async function streamSse(
       };
       for (const message of messages) {
         const data = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
-        const payload = base64 ? data.toString("base64") : json ? jsonArrayOf([data]).toString("utf8") : data.toString("utf8");
+        const payload = base64
+          ? data.toString("base64")
+          : json
+            ? jsonArrayOf([data]).toString("utf8")
+            : data.toString("utf8");
         chunk += sseEvent("data", payload) + controlFor(message.offset);
       }
-      const end = messages.at(-1)?.offset ?? (position === "" ? meta.tailOffset : position > meta.tailOffset ? meta.tailOffset : position);
+      const end =
+        messages.at(-1)?.offset ?? (position === "" ? meta.tailOffset : minOffset(position, meta.tailOffset));
       position = end;
       const finished = meta.closed && end >= meta.tailOffset;
       if (messages.length === 0 && (announce || finished)) chunk += controlFor(end);

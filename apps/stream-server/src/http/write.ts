@@ -1,6 +1,6 @@
 import { H } from "../protocol/constants";
 import { badRequest } from "../protocol/errors";
-import { normalizeOffset, isConcreteOffset } from "../protocol/offset";
+import { isConcreteOffset, normalizeOffset } from "../protocol/offset";
 import type { StreamEngine } from "../streams/engine";
 import { readBody } from "./body";
 import { parseExpiresAt, parseProducer, parseSubOffset, parseTtl } from "./headers";
@@ -27,7 +27,8 @@ export async function createStream(ctx: WriteContext): Promise<Response> {
   }
   const forkedFromRaw = h.get(H.forkedFrom) ?? undefined;
   const forkOffset = h.get(H.forkOffset) ?? undefined;
-  if (forkOffset !== undefined && !isConcreteOffset(forkOffset)) throw badRequest("invalid Stream-Fork-Offset");
+  if (forkOffset !== undefined && !isConcreteOffset(forkOffset))
+    throw badRequest("invalid Stream-Fork-Offset");
   const forkSubOffset = parseSubOffset(h.get(H.forkSubOffset) ?? undefined);
   if (forkSubOffset !== undefined && forkedFromRaw === undefined) {
     throw badRequest("Stream-Fork-Sub-Offset requires Stream-Forked-From");

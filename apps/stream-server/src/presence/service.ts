@@ -1,6 +1,6 @@
 import { StreamError } from "../protocol/errors";
-import type { StreamEngine } from "../streams/engine";
 import type { StoredMessage } from "../store/types";
+import type { StreamEngine } from "../streams/engine";
 import type { PresenceBeats } from "./beats";
 
 /**
@@ -73,7 +73,8 @@ export class PresenceService {
   async sweep(): Promise<number> {
     const expired = await this.beats.claimExpired(this.now());
     for (const { stream, key } of expired) {
-      if (await this.isMember(stream, key).catch(() => false)) await this.write(stream, { key }).catch(() => {});
+      if (await this.isMember(stream, key).catch(() => false))
+        await this.write(stream, { key }).catch(() => {});
     }
     return expired.length;
   }
@@ -115,12 +116,18 @@ export class PresenceService {
     return (await this.members(logPath)).members.has(key);
   }
 
-  private async write(logPath: string, change: { key: string; value?: PresenceValue }): Promise<{ offset: string }> {
+  private async write(
+    logPath: string,
+    change: { key: string; value?: PresenceValue },
+  ): Promise<{ offset: string }> {
     const event: PresenceEvent = {
       type: PRESENCE_TYPE,
       key: change.key,
       ...(change.value ? { value: change.value } : {}),
-      headers: { operation: change.value ? "upsert" : "delete", timestamp: new Date(this.now()).toISOString() },
+      headers: {
+        operation: change.value ? "upsert" : "delete",
+        timestamp: new Date(this.now()).toISOString(),
+      },
     };
     const result = await this.engine.append(logPath, Buffer.from(JSON.stringify(event)), {
       contentType: "application/json",
@@ -131,6 +138,8 @@ export class PresenceService {
 
 function eventsOf(messages: StoredMessage[]): PresenceEvent[] {
   if (messages.length === 0) return [];
-  const text = Buffer.concat(messages.map((m) => m.data)).toString("utf8").replace(/,$/, "");
+  const text = Buffer.concat(messages.map((m) => m.data))
+    .toString("utf8")
+    .replace(/,$/, "");
   return JSON.parse(`[${text}]`) as PresenceEvent[];
 }

@@ -27,6 +27,6 @@ export function normalizeOffset(offset: string): string {
   return formatOffset(Number(pos), Number(seq));
 }
 
-export function maxOffset(a: string, b: string): string {
-  return a > b ? a : b;
+export function minOffset(a: string, b: string): string {
+  return a < b ? a : b;
 }

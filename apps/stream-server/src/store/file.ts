@@ -50,7 +50,11 @@ export class FileBackend extends MemoryBackend {
 
   static async open(options: { dir: string; fsync?: boolean; segmentBytes?: number }): Promise<FileBackend> {
     mkdirSync(options.dir, { recursive: true });
-    const backend = new FileBackend(options.dir, options.fsync ?? true, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
+    const backend = new FileBackend(
+      options.dir,
+      options.fsync ?? true,
+      options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+    );
     await backend.replay();
     return backend;
   }
@@ -133,7 +137,9 @@ export class FileBackend extends MemoryBackend {
   }
 
   private async replay(): Promise<void> {
-    const names = (await readdir(this.dir)).filter((n) => n.startsWith(SEGMENT_PREFIX) && n.endsWith(".log")).sort();
+    const names = (await readdir(this.dir))
+      .filter((n) => n.startsWith(SEGMENT_PREFIX) && n.endsWith(".log"))
+      .sort();
     for (const name of names) {
       const n = Number(name.slice(SEGMENT_PREFIX.length, -4));
       const data = await readFile(join(this.dir, name));
@@ -164,7 +170,10 @@ export class FileBackend extends MemoryBackend {
       const header = JSON.parse(rest.subarray(4, 4 + headerLength).toString("utf8")) as RecordHeader;
       let cursor = 4 + headerLength;
       const messages: StoredMessage[] = header.sizes.map((size, i) => {
-        const message = { offset: header.offsets[i] as string, data: Buffer.from(rest.subarray(cursor, cursor + size)) };
+        const message = {
+          offset: header.offsets[i] as string,
+          data: Buffer.from(rest.subarray(cursor, cursor + size)),
+        };
         cursor += size;
         return message;
       });

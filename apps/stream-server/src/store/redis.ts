@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
-import { bytePosition, formatOffset } from "../protocol/offset";
 import { beatMember, type PresenceBeats, parseBeatMember } from "../presence/beats";
+import { bytePosition, formatOffset } from "../protocol/offset";
 import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "./types";
 
 /**
@@ -87,7 +87,10 @@ export class RedisBackend implements StreamBackend {
       request.path,
     ];
     for (const message of request.messages ?? []) {
-      args.push(`0-${bytePosition(message.offset)}`, Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+      args.push(
+        `0-${bytePosition(message.offset)}`,
+        Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength),
+      );
     }
     const applied = await (this.client as unknown as { dsCommit: CommitCommand }).dsCommit(...args);
     return applied === 1 ? { durable: Promise.resolve() } : false;

@@ -4,7 +4,7 @@ import { bytePosition, formatOffset, ZERO_OFFSET } from "../protocol/offset";
 import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "../store/types";
 import { KeyedMutex } from "./mutex";
 import { type ProducerHeaders, validateProducer } from "./producers";
-import { type WaitResult, Waiters } from "./waiters";
+import { Waiters, type WaitResult } from "./waiters";
 
 /**
  * The protocol semantics of PROTOCOL.md over any backend: create (with forks), append (with
@@ -118,7 +118,8 @@ export class StreamEngine {
     const existing = await this.resolve(path);
     if (existing) {
       if (existing.softDeleted) throw conflict("stream was deleted but still has active forks");
-      if (!sameConfig(existing, options)) throw conflict("stream already exists with different configuration");
+      if (!sameConfig(existing, options))
+        throw conflict("stream already exists with different configuration");
       return { created: false, meta: existing };
     }
     const source = options.forkedFrom ? await this.forkSource(options) : undefined;
@@ -163,13 +164,12 @@ export class StreamEngine {
     const created = await this.update(path, async (commit) => {
       const current = await this.backend.getLatestMeta(path);
       if (current) return { created: false, meta: current };
-      return (await commit({ path, expectedVersion: 0, meta, messages }))
-        ? { created: true, meta }
-        : RETRY;
+      return (await commit({ path, expectedVersion: 0, meta, messages })) ? { created: true, meta } : RETRY;
     });
     if (!created.created) {
       if (source) await this.adjustRefCount(source.path, -1);
-      if (!sameConfig(created.meta, options)) throw conflict("stream already exists with different configuration");
+      if (!sameConfig(created.meta, options))
+        throw conflict("stream already exists with different configuration");
     }
     this.backend.touch(path, this.now());
     return created;
@@ -179,7 +179,10 @@ export class StreamEngine {
     const source = await this.resolve(options.forkedFrom as string);
     if (!source) throw notFound("source stream not found");
     if (source.softDeleted) throw conflict("source stream was deleted but still has active forks");
-    if (options.contentType && normalizeContentType(options.contentType) !== normalizeContentType(source.contentType)) {
+    if (
+      options.contentType &&
+      normalizeContentType(options.contentType) !== normalizeContentType(source.contentType)
+    ) {
       throw conflict("content type mismatch with source stream");
     }
     return source;
@@ -195,7 +198,12 @@ export class StreamEngine {
     }
     const values = JSON.parse(`[${Buffer.from(first.data).toString("utf8").replace(/,$/, "")}]`) as unknown[];
     if (subOffset > values.length) throw badRequest("invalid fork sub-offset: beyond the message count");
-    return Buffer.from(`${values.slice(0, subOffset).map((value) => JSON.stringify(value)).join(",")},`);
+    return Buffer.from(
+      `${values
+        .slice(0, subOffset)
+        .map((value) => JSON.stringify(value))
+        .join(",")},`,
+    );
   }
 
   private async adjustRefCount(path: string, delta: number): Promise<void> {
@@ -260,7 +268,13 @@ export class StreamEngine {
     }
     if (meta.closed) {
       const by = meta.closedBy;
-      if (producer && by && by.producerId === producer.id && by.epoch === producer.epoch && by.seq === producer.seq) {
+      if (
+        producer &&
+        by &&
+        by.producerId === producer.id &&
+        by.epoch === producer.epoch &&
+        by.seq === producer.seq
+      ) {
         return { kind: "duplicate", offset: meta.tailOffset, lastSeq: producer.seq, closed: true };
       }
       throw conflict("stream is closed", { "Stream-Closed": "true", "Stream-Next-Offset": meta.tailOffset });
@@ -297,7 +311,9 @@ export class StreamEngine {
       producers,
       closed,
       ...(options.seq !== undefined ? { lastSeq: options.seq } : {}),
-      ...(closed && producer ? { closedBy: { producerId: producer.id, epoch: producer.epoch, seq: producer.seq } } : {}),
+      ...(closed && producer
+        ? { closedBy: { producerId: producer.id, epoch: producer.epoch, seq: producer.seq } }
+        : {}),
     };
     const ok = await commit({ path: meta.path, expectedVersion: meta.version, meta: next, messages });
     return ok ? { kind: "appended", offset: tail, closed } : RETRY;
@@ -311,7 +327,12 @@ export class StreamEngine {
   }
 
   /** Own and inherited messages of `path` with offset in (after, cap]. Reads through soft-deleted sources. */
-  private async readChain(path: string, after: string, cap?: string, limit?: number): Promise<StoredMessage[]> {
+  private async readChain(
+    path: string,
+    after: string,
+    cap?: string,
+    limit?: number,
+  ): Promise<StoredMessage[]> {
     const meta = await this.backend.getMeta(path);
     if (!meta) return [];
     const result: StoredMessage[] = [];

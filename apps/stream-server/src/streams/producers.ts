@@ -8,7 +8,9 @@ export interface ProducerHeaders {
   seq: number;
 }
 
-export type ProducerVerdict = { kind: "accept"; state: ProducerState } | { kind: "duplicate"; lastSeq: number };
+export type ProducerVerdict =
+  | { kind: "accept"; state: ProducerState }
+  | { kind: "duplicate"; lastSeq: number };
 
 /** Accepts the next seq, reports a duplicate, or throws 403 (stale epoch), 400 or 409 (gap). */
 export function validateProducer(
