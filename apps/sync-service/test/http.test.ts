@@ -76,11 +76,14 @@ describe("Shape HTTP API", () => {
     expect(((await res.json()) as { message: string }).message).toMatch(message);
   });
 
-  it("refuses a handle used with another shape's definition", async () => {
+  it("sends a handle used with another definition to refetch that definition's shape", async () => {
     const first = await get(q({ table: "notes", where: "id > 0" }));
     const handle = first.headers.get("electric-handle") as string;
     const res = await get(q({ table: "notes", where: "id > 1", offset: "0_inf", handle }));
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(409);
+    const other = await get(q({ table: "notes", where: "id > 1" }));
+    expect(res.headers.get("electric-handle")).toBe(other.headers.get("electric-handle"));
+    expect(res.headers.get("electric-handle")).not.toBe(handle);
   });
 
   it("answers a long-poll with up-to-date when nothing happens before the timeout", async () => {

@@ -182,8 +182,10 @@ export function createApp(options: AppOptions): Hono<Vars> {
       if (!handle) throw badRequest("handle is required when offset is not -1 or now");
       const existing = engine.getShape(handle);
       if (!existing) return mustRefetch((await engine.resolve(def)).handle);
+      // The definition changed under the same handle (a proxy's scope moved, e.g. the user
+      // joined a session): the client must drop what it has and refetch the new shape.
       if (definitionKey(existing.definition) !== definitionKey(def)) {
-        throw badRequest("the handle belongs to a different shape definition", "handle_mismatch");
+        return mustRefetch((await engine.resolve(def)).handle);
       }
       shape = existing;
     }
