@@ -62,7 +62,10 @@ export class SessionStreamWriter {
       fetch: this.retryingFetch,
       onError: (error) => {
         this.failure ??= error;
-        this.opts.logger.error({ sessionId: this.opts.sessionId, err: error.message }, "stream append failed");
+        this.opts.logger.error(
+          { sessionId: this.opts.sessionId, err: error.message },
+          "stream append failed",
+        );
       },
     });
   }
@@ -117,7 +120,10 @@ export class SessionStreamWriter {
         }
         if (res.status !== 429 && res.status < 500) return res;
         if (Date.now() > deadline) return res;
-        this.opts.logger.warn({ sessionId: this.opts.sessionId, status: res.status }, "stream server busy: retrying");
+        this.opts.logger.warn(
+          { sessionId: this.opts.sessionId, status: res.status },
+          "stream server busy: retrying",
+        );
       } catch (error) {
         if (init?.signal?.aborted || Date.now() > deadline) throw error;
         this.opts.logger.warn(

@@ -1,0 +1,145 @@
+import { type Row, Shape, ShapeStream } from "@electric-sql/client";
+import type { Logger } from "pino";
+
+/**
+ * What the host follows through Electric (the API's proxy by default):
+ * the open user messages of its organization, the sessions they belong to
+ * and the answers to its own permission requests. Rows arrive as the
+ * shape's values (snake_case columns, Postgres text parsed by column type).
+ */
+export interface ElectricSource {
+  /** Shape endpoint, e.g. `<api>/api/electric/v1/shape`. */
+  url: string;
+  /** Headers of every shape request (the user's bearer for the proxy). */
+  headers?: Record<string, string>;
+  /** Extra query parameters (e.g. `secret` when talking to the sync service directly). */
+  params?: Record<string, string>;
+  /** Adds `organization_id = '<org>'` to every where clause (a proxy scopes by itself). */
+  organizationId?: string;
+}
+
+export interface OpenMessageRow {
+  id: string;
+  session_id: string;
+  status: string;
+  created_at: string;
+  interrupt_requested_at: string | null;
+  claimed_by_device_id: string | null;
+  claim_count: number;
+}
+
+export interface SessionRow {
+  id: string;
+  workspace_id: string | null;
+  cwd: string | null;
+  claude_session_id: string | null;
+  archived_at: string | null;
+}
+
+export interface ApprovalRow {
+  id: string;
+  status: string;
+  reason: string | null;
+}
+
+export interface PickupListener {
+  /** The open messages or the sessions changed: look for work. */
+  onWork(): void;
+  /** A running message was asked to stop. */
+  onInterrupt(messageId: string): void;
+  /** One of this device's permission requests was answered or expired. */
+  onApproval(row: ApprovalRow): void;
+}
+
+const UUID = /^[0-9a-f-]{36}$/i;
+
+export class Pickup {
+  readonly messages = new Map<string, OpenMessageRow>();
+  readonly sessions = new Map<string, SessionRow>();
+  private readonly controller = new AbortController();
+  private readonly unsubscribers: (() => void)[] = [];
+  private readonly seenInterrupts = new Set<string>();
+
+  constructor(
+    private readonly source: ElectricSource,
+    private readonly deviceId: string,
+    private readonly listener: PickupListener,
+    private readonly logger: Logger,
+  ) {
+    if (source.organizationId && !UUID.test(source.organizationId))
+      throw new Error("organizationId must be a UUID");
+    if (!UUID.test(deviceId)) throw new Error("deviceId must be a UUID");
+  }
+
+  /** Starts the three shapes; resolves once each has its initial snapshot. */
+  async start(): Promise<void> {
+    const messages = this.follow<OpenMessageRow & Row>(
+      "chat_messages",
+      "role = 'user' AND status IN ('pending', 'claimed')",
+      "id,session_id,status,created_at,interrupt_requested_at,claimed_by_device_id,claim_count",
+      (rows) => {
+        this.messages.clear();
+        for (const row of rows) {
+          this.messages.set(row.id, row);
+          if (row.status === "claimed" && row.interrupt_requested_at && !this.seenInterrupts.has(row.id)) {
+            this.seenInterrupts.add(row.id);
+            this.listener.onInterrupt(row.id);
+          }
+        }
+        this.listener.onWork();
+      },
+    );
+    const sessions = this.follow<SessionRow & Row>(
+      "chat_sessions",
+      "archived_at IS NULL",
+      "id,workspace_id,cwd,claude_session_id,archived_at",
+      (rows) => {
+        this.sessions.clear();
+        for (const row of rows) this.sessions.set(row.id, row);
+        this.listener.onWork();
+      },
+    );
+    const approvals = this.follow<ApprovalRow & Row>(
+      "chat_approvals",
+      `device_id = '${this.deviceId}' AND status <> 'pending'`,
+      "id,status,reason",
+      (rows) => {
+        for (const row of rows) this.listener.onApproval(row);
+      },
+    );
+    await Promise.all([messages, sessions, approvals]);
+  }
+
+  stop(): void {
+    this.controller.abort();
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+  }
+
+  private async follow<T extends Row>(
+    table: string,
+    where: string,
+    columns: string,
+    onRows: (rows: T[]) => void,
+  ): Promise<void> {
+    const scoped = this.source.organizationId
+      ? `organization_id = '${this.source.organizationId}' AND (${where})`
+      : where;
+    const stream = new ShapeStream<T>({
+      url: this.source.url,
+      params: { table, where: scoped, columns, ...this.source.params } as never,
+      headers: this.source.headers,
+      signal: this.controller.signal,
+      onError: (error) => {
+        this.logger.warn({ table, err: error.message }, "shape request failed: retrying");
+        return {};
+      },
+    });
+    const shape = new Shape<T>(stream);
+    this.unsubscribers.push(
+      shape.subscribe(({ rows }) => {
+        onRows(rows);
+      }),
+    );
+    onRows(await shape.rows);
+  }
+}
