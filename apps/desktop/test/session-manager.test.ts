@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  cutReply,
   errorReply,
   type FakeAnthropic,
   lastToolResults,
@@ -9,6 +10,7 @@ import {
   slowReply,
   startFakeAnthropic,
   textReply,
+  thinkingReply,
   toolUseReply,
 } from "@superset/fake-anthropic";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,6 +48,8 @@ function respond(request: RecordedRequest) {
   }
   if (prompt.includes("slow please")) return slowReply(SLOW_TEXT, 150);
   if (prompt.includes("fail please")) return errorReply(400, "scripted failure for the test");
+  if (prompt.includes("think please")) return thinkingReply("Let me think about this.", "The answer is 42.");
+  if (prompt.includes("cut please")) return cutReply("this stream will be cut mid-way", 5);
   return textReply(`You said: ${prompt}`);
 }
 
@@ -221,6 +225,33 @@ describe("ClaudeSessionManager with the real SDK and CLI", () => {
     expect(next.type).toBe("turn_done");
   });
 
+  it("streams thinking blocks as events and keeps them out of the turn's text", async () => {
+    const end = await manager.sendMessage({ sessionId: "s1", turnId: "t-think", content: "think please" });
+    expect(end.type).toBe("turn_done");
+    expect(end.text).toBe("The answer is 42.");
+    const thinking = turnEvents("t-think").flatMap((event) =>
+      event.type === "stream_event" &&
+      event.event.type === "content_block_delta" &&
+      event.event.delta.type === "thinking_delta"
+        ? [event.event.delta.thinking]
+        : [],
+    );
+    expect(thinking.join("")).toBe("Let me think about this.");
+  });
+
+  it("ends a turn whose stream is cut mid-way as an error, and the next turn works", async () => {
+    const end = await manager.sendMessage({ sessionId: "s1", turnId: "t-cut", content: "cut please" });
+    expect(end.type).toBe("turn_error");
+    expect(end.reason?.length).toBeGreaterThan(0);
+    const next = await manager.sendMessage({
+      sessionId: "s1",
+      turnId: "t-after-cut",
+      content: "after the cut",
+    });
+    expect(next.type).toBe("turn_done");
+    expect(next.text).toBe("You said: after the cut");
+  });
+
   it("resumes the conversation after the manager restarts", async () => {
     const remember = await manager.sendMessage({
       sessionId: "s1",
@@ -240,6 +271,7 @@ describe("ClaudeSessionManager with the real SDK and CLI", () => {
         sessionId: "s1",
         cwd: sandbox.workspace,
         claudeSessionId: claudeSessionId ?? "",
+        previousTotalCostUsd: remember.totalCostUsd,
       });
       const end = await restarted.sendMessage({
         sessionId: "s1",
@@ -248,6 +280,9 @@ describe("ClaudeSessionManager with the real SDK and CLI", () => {
       });
       expect(end.type).toBe("turn_done");
       expect(end.claudeSessionId).toBe(claudeSessionId);
+      // The SDK's running total carries over on resume: the host passes the total it saved last time.
+      expect(end.totalCostUsd).toBeGreaterThan(remember.totalCostUsd);
+      expect(end.costUsd).toBeCloseTo(end.totalCostUsd - remember.totalCostUsd, 9);
       const history = JSON.stringify(fake.requests.at(-1)?.body.messages);
       expect(history).toContain("remember the word pineapple");
       expect(history).toContain("You said: remember the word pineapple");

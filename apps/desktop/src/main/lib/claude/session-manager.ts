@@ -31,6 +31,11 @@ export interface StartSessionInput {
   cwd: string;
   /** Claude Code's session id saved from an earlier run: the next turn resumes that conversation. */
   claudeSessionId?: string;
+  /**
+   * On resume, the SDK's running cost total starts from what the transcript saved: pass the `totalCostUsd` of
+   * the session's last turn so that the first turn's `costUsd` counts only that turn.
+   */
+  previousTotalCostUsd?: number;
 }
 
 export interface SessionInfo {
@@ -103,7 +108,17 @@ export class ClaudeSessionManager {
       }
       return this.info(existing);
     }
-    const session = new ClaudeSession(input.sessionId, input.cwd, input.claudeSessionId, this.runtime);
+    const baseline = input.previousTotalCostUsd ?? 0;
+    if (!Number.isFinite(baseline) || baseline < 0) {
+      throw new ClaudeCoreError("invalid_input", "previousTotalCostUsd: must be a non-negative number");
+    }
+    const session = new ClaudeSession(
+      input.sessionId,
+      input.cwd,
+      input.claudeSessionId,
+      this.runtime,
+      baseline,
+    );
     this.sessions.set(input.sessionId, session);
     this.logger.info(
       { sessionId: input.sessionId, resume: Boolean(input.claudeSessionId) },

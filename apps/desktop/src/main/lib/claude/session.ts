@@ -71,8 +71,10 @@ export class ClaudeSession {
     readonly cwd: string,
     claudeSessionId: string | undefined,
     private readonly runtime: SessionRuntime,
+    previousTotalCostUsd = 0,
   ) {
     this.claudeSessionId = claudeSessionId ?? null;
+    this.totalCostUsd = previousTotalCostUsd;
   }
 
   get busy(): boolean {

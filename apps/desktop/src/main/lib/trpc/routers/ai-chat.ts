@@ -14,6 +14,7 @@ export const aiChatRouter = router({
         sessionId,
         cwd: z.string().min(1),
         claudeSessionId: z.string().min(1).max(200).optional(),
+        previousTotalCostUsd: z.number().nonnegative().finite().optional(),
       }),
     )
     .mutation(({ ctx, input }) => ctx.sessions.startSession(input)),
