@@ -86,6 +86,18 @@ describe("serving", () => {
     expect(body).not.toMatch(/stack|node_modules|postgres/i);
   });
 
+  it("refuses a body over the size limit with 413 before parsing it", async () => {
+    const ann = await member("Big");
+    const res = await fetch(`${api.url}/api/trpc/chat.createSession`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ann.bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ json: { title: "x".repeat(9 * 1024 * 1024) } }),
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: "PAYLOAD_TOO_LARGE" } });
+    expect((await ann.client.chat.listSessions.query({})).items).toEqual([]);
+  });
+
   it("lets a browser on a trusted origin call with CORS, and no other origin", async () => {
     const preflight = await fetch(`${api.url}/api/trpc/chat.listSessions`, {
       method: "OPTIONS",

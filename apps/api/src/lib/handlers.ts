@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type ApiDeps, appRouter, createTRPCContext } from "@superset/trpc";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { BodyTooLargeError, withBodyLimit } from "./body-limit";
 import { corsHeaders, withHeaders } from "./cors";
 import { getDeps, getLogger, getTrustedOrigins } from "./deps";
 import type { Logger } from "./logger";
@@ -48,8 +49,18 @@ export function createApiHandlers(
     };
 
   return {
-    trpc: wrap("trpc", (req, log) =>
-      fetchRequestHandler({
+    trpc: wrap("trpc", async (rawReq, log) => {
+      let req: Request;
+      try {
+        req = await withBodyLimit(rawReq);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        return Response.json(
+          { error: { message: error.message, code: "PAYLOAD_TOO_LARGE" } },
+          { status: 413 },
+        );
+      }
+      return fetchRequestHandler({
         endpoint: "/api/trpc",
         req,
         router: appRouter,
@@ -60,8 +71,8 @@ export function createApiHandlers(
             log.error({ err: error.cause ?? error, path }, "procedure failed");
           else log.debug({ code: error.code, path, message: error.message }, "procedure refused");
         },
-      }),
-    ),
+      });
+    }),
     auth: wrap("auth", (req) => deps.auth.handler(req)),
     health: wrap("health", async () => {
       try {
