@@ -111,8 +111,13 @@ function subscribe(url: string, onData: (sentAt: number) => void): Promise<Subsc
   return new Promise((resolve, reject) => {
     const req = http.get(`${url}?offset=now&live=sse`, { agent: false }, (res) => {
       res.setEncoding("utf8");
+      let buffer = "";
       res.on("data", (chunk: string) => {
-        for (const match of chunk.matchAll(/"t":(\d+\.\d+)/g)) onData(Number(match[1]));
+        buffer += chunk;
+        const end = buffer.lastIndexOf("\n\n");
+        if (end < 0) return;
+        for (const match of buffer.slice(0, end).matchAll(/"t":(\d+\.\d+)/g)) onData(Number(match[1]));
+        buffer = buffer.slice(end + 2);
       });
       res.on("error", () => {});
       resolve({ close: () => req.destroy() });
@@ -137,7 +142,7 @@ async function latency(target: Target, subscribers: number): Promise<{ p50: numb
     );
   }
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const rounds = subscribers >= 1000 ? 30 : 100;
+  const rounds = subscribers >= 1000 ? 20 : 50;
   for (let round = 0; round < rounds; round++) {
     pending = subscribers;
     const delivered = new Promise<void>((resolve) => {
@@ -145,7 +150,7 @@ async function latency(target: Target, subscribers: number): Promise<{ p50: numb
     });
     const t = (performance.timeOrigin + performance.now()).toFixed(3);
     await request(url, "POST", `{"t":${t}}`, { "content-type": "text/plain" });
-    await Promise.race([delivered, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    await Promise.race([delivered, new Promise((resolve) => setTimeout(resolve, 2000))]);
   }
   for (const sub of subs) sub.close();
   samples.sort((a, b) => a - b);
@@ -212,7 +217,9 @@ async function main() {
     ]) {
       const target = await start();
       try {
-        results.push({ name: target.name, result: await measure(target) });
+        const result = await measure(target);
+        results.push({ name: target.name, result });
+        process.stdout.write(`${table(target.name, result)}\n\n`);
       } finally {
         target.child.kill("SIGTERM");
       }
@@ -221,7 +228,6 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     agent.destroy();
   }
-  for (const { name, result } of results) process.stdout.write(`${table(name, result)}\n\n`);
   const byName = new Map(results.map((r) => [r.name, r.result]));
   process.stdout.write(
     "### ratios ours / reference (throughput: higher is better; latency and memory: lower is better)\n",
