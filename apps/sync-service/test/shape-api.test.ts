@@ -211,4 +211,29 @@ describe("Shape API with the official client", () => {
       stop();
     }
   });
+
+  it("keeps idle shapes on disk only, and serves them again after their memory was released", async () => {
+    const [a, b] = [newId(), newId()];
+    await h.sql("insert into items (id, title, tag) values ($1, 'idle-a', 'idle')", [a]);
+    const one = stream({ where: "tag = 'idle'" });
+    await new Shape(one.stream).rows;
+    const { lastOffset, shapeHandle } = one.stream;
+    one.stop();
+    await eventually(() => h.service.engine.releaseIdleShapes(0) > 0);
+
+    await h.sql("insert into items (id, title, tag) values ($1, 'idle-b', 'idle')", [b]);
+    const all = stream({ where: "tag = 'idle'" });
+    const resumed = stream({ where: "tag = 'idle'" }, { offset: lastOffset, handle: shapeHandle });
+    const messages = collect(resumed.stream);
+    try {
+      const rows = await new Shape(all.stream).rows;
+      expect(rows.map((r) => r.id).sort()).toEqual([a, b]);
+      expect(all.stream.shapeHandle).toBe(shapeHandle);
+      await eventually(() => changesFor(messages, b).length === 1);
+      expect(changesFor(messages, a)).toEqual([]);
+    } finally {
+      all.stop();
+      resumed.stop();
+    }
+  });
 });

@@ -26,6 +26,7 @@ export interface EngineOptions {
 }
 
 const FETCH_ROWS = 2000;
+const IDLE_RELEASE_MS = 60_000;
 const keepText = { getTypeParser: () => (value: string) => value };
 
 function validateColumns(def: ShapeDefinition, columns: readonly ColumnInfo[]): ColumnInfo[] {
@@ -58,6 +59,7 @@ export class ShapeEngine {
   readonly replication: ReplicationStream;
   private readonly shapesDir: string;
   private sequence = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
   status: "starting" | "active" | "stopped" = "starting";
 
   constructor(private readonly options: EngineOptions) {
@@ -85,7 +87,20 @@ export class ShapeEngine {
       this.restoreShapes();
     }
     await this.replication.startStreaming();
+    this.sweepTimer = setInterval(() => this.releaseIdleShapes(IDLE_RELEASE_MS), IDLE_RELEASE_MS);
+    this.sweepTimer.unref();
     this.status = "active";
+  }
+
+  /**
+   * Drops the log indexes of shapes nobody has read or written for a while, so
+   * memory grows with active shapes, not with every shape ever made.
+   */
+  releaseIdleShapes(idleForMs: number): number {
+    let released = 0;
+    const now = Date.now();
+    for (const shape of this.shapes.values()) if (shape.release(idleForMs, now)) released++;
+    return released;
   }
 
   private restoreShapes(): void {
@@ -304,6 +319,7 @@ export class ShapeEngine {
 
   async stop(options: { dropSlot?: boolean } = {}): Promise<void> {
     this.status = "stopped";
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.allSettled([...this.creating.values()]);
     await this.replication.stop();
     if (options.dropSlot) await this.replication.drop();

@@ -48,6 +48,8 @@ export class Shape {
   readonly changeLog: LogFile;
   private snapshotRows = 0;
   meta: ShapeMeta | null = null;
+  /** When a request or a change last touched the shape (ms since epoch). */
+  lastUsed = Date.now();
 
   constructor(
     readonly handle: string,
@@ -96,6 +98,7 @@ export class Shape {
   private apply(txn: Transaction, changes: readonly RowChange[]): void {
     const meta = this.meta;
     if (!meta) return;
+    this.lastUsed = Date.now();
     const log = this.changeLog.open();
     // Redelivered after a restart or reconnect: already in the log.
     if (log.last && txn.lsn <= log.last.tx) return;
@@ -130,6 +133,7 @@ export class Shape {
 
   /** Messages after `after`: the snapshot rows, then `snapshot-end`, then the changes. */
   read(after: Offset, maxBytes: number): ReadChunk {
+    this.lastUsed = Date.now();
     const messages: string[] = [];
     let last = after;
     let budget = maxBytes;
@@ -186,11 +190,12 @@ export class Shape {
     for (const waiter of [...this.waiters]) waiter(result);
   }
 
-  /** Forgets in-memory indexes of an idle shape. */
-  release(): void {
-    if (this.waiters.size > 0) return;
+  /** Forgets the in-memory indexes of an idle shape (they are rebuilt from disk on next use). */
+  release(idleForMs: number, now = Date.now()): boolean {
+    if (this.state !== "live" || this.waiters.size > 0 || now - this.lastUsed < idleForMs) return false;
     this.snapshotLog.close();
     this.changeLog.close();
+    return true;
   }
 
   delete(): void {
