@@ -1,4 +1,4 @@
-import { chatApprovals } from "@superset/db/schema";
+import { chatApprovals, chatMessages } from "@superset/db/schema";
 import type { TRPCError } from "@trpc/server";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,6 +122,20 @@ describe("approvals", () => {
     await desk.api.chat.saveAssistantMessage({ messageId: message.id, content: "done without it" });
     expect(await desk.api.device.getApproval({ approvalId: approval.id })).toMatchObject({
       status: "expired",
+    });
+  });
+
+  it("expires pending requests when the turn's lease expires", async () => {
+    const { message } = await runningTurn();
+    const approval = await desk.api.device.requestApproval(request(message.id));
+    await h.db
+      .update(chatMessages)
+      .set({ leaseExpiresAt: sql`now() - interval '1 second'` })
+      .where(eq(chatMessages.id, message.id));
+    await desk.api.device.heartbeat({ workspaceIds: ["ws-1"] });
+    await expect(ann.api.chat.answerApproval({ approvalId: approval.id, decision: "allow" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "This permission request has expired",
     });
   });
 

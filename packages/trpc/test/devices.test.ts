@@ -64,6 +64,22 @@ describe("devices", () => {
   });
 });
 
+describe("which desktop can run a session", () => {
+  it("lists the devices with the session's workspace open, and whether they are online", async () => {
+    const fresh = await h.device(ann, ["ws-who"], "Fresh");
+    const stale = await h.device(ann, ["ws-who"], "Stale");
+    await h.device(ann, ["ws-other"], "Elsewhere");
+    await h.db.update(devices).set({ lastSeenAt: new Date(Date.now() - 10 * 60_000) }).where(eq(devices.id, stale.id));
+    const s = await ann.api.chat.createSession({ workspaceId: "ws-who" });
+    const got = await ann.api.chat.getSession({ sessionId: s.id });
+    expect(got.devices.map((d) => [d.id, d.online])).toEqual([
+      [fresh.id, true],
+      [stale.id, false],
+    ]);
+    expect(got.devices[0]).not.toHaveProperty("tokenHash");
+  });
+});
+
 describe("stream tokens", () => {
   it("gives participants read and presence on the session's stream path", async () => {
     const s = await ann.api.chat.createSession({});

@@ -46,6 +46,21 @@ export async function expireLeases(db: Executor, options: { maxClaims: number })
     })
     .where(and(eq(chatMessages.status, "claimed"), sql`${chatMessages.leaseExpiresAt} <= now()`))
     .returning({ id: chatMessages.id, status: chatMessages.status });
+  if (rows.length > 0) {
+    // The turns are over: their open permission requests can no longer be answered.
+    await db
+      .update(chatApprovals)
+      .set({ status: "expired" })
+      .where(
+        and(
+          eq(chatApprovals.status, "pending"),
+          inArray(
+            chatApprovals.messageId,
+            rows.map((r) => r.id),
+          ),
+        ),
+      );
+  }
   return {
     requeued: rows.filter((r) => r.status === "pending").length,
     failed: rows.filter((r) => r.status === "failed").length,

@@ -3,6 +3,7 @@ import {
   chatMessages,
   chatParticipants,
   chatSessions,
+  devices,
   repositories,
 } from "@superset/db/schema";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
@@ -99,7 +100,33 @@ export async function getSession(db: Executor, actor: Actor, sessionId: string) 
     role,
     pendingMessageIds: open.filter((m) => m.status === "pending").map((m) => m.id),
     runningMessageId: open.find((m) => m.status === "claimed")?.id ?? null,
+    devices: await devicesWithWorkspace(db, actor.organizationId, session.workspaceId),
   };
+}
+
+/** A device counts as online when its last heartbeat is this recent. */
+export const DEVICE_ONLINE_WINDOW_SECONDS = 60;
+
+/** The desktops that could run the session's turns (its workspace open), and whether each is online. */
+async function devicesWithWorkspace(db: Executor, organizationId: string, workspaceId: string | null) {
+  if (!workspaceId) return [];
+  return db
+    .select({
+      id: devices.id,
+      name: devices.name,
+      ownerId: devices.ownerId,
+      lastSeenAt: devices.lastSeenAt,
+      online: sql<boolean>`${devices.lastSeenAt} > now() - ${DEVICE_ONLINE_WINDOW_SECONDS}::integer * interval '1 second'`,
+    })
+    .from(devices)
+    .where(
+      and(
+        eq(devices.organizationId, organizationId),
+        isNull(devices.revokedAt),
+        sql`${workspaceId} = any(${devices.workspaceIds})`,
+      ),
+    )
+    .orderBy(desc(devices.lastSeenAt));
 }
 
 export async function renameSession(db: Executor, actor: Actor, input: { sessionId: string; title: string }) {
