@@ -107,7 +107,11 @@ async function main() {
       );
       const wall = performance.now() - started;
       rows.push(row(`device.claimNext (${deviceCount} desktops, incl. empty polls)`, claimSamples, wall));
-      const turns = row(`chat.saveAssistantMessage (${deviceCount} desktops; ops/s = turns/s)`, saveSamples, wall);
+      const turns = row(
+        `chat.saveAssistantMessage (${deviceCount} desktops; ops/s = turns/s)`,
+        saveSamples,
+        wall,
+      );
       rows.push(turns);
       if (seen.size !== total) throw new Error(`expected ${total} distinct messages, got ${seen.size}`);
     }

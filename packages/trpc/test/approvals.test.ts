@@ -133,7 +133,9 @@ describe("approvals", () => {
       .set({ leaseExpiresAt: sql`now() - interval '1 second'` })
       .where(eq(chatMessages.id, message.id));
     await desk.api.device.heartbeat({ workspaceIds: ["ws-1"] });
-    await expect(ann.api.chat.answerApproval({ approvalId: approval.id, decision: "allow" })).rejects.toMatchObject({
+    await expect(
+      ann.api.chat.answerApproval({ approvalId: approval.id, decision: "allow" }),
+    ).rejects.toMatchObject({
       code: "CONFLICT",
       message: "This permission request has expired",
     });

@@ -69,7 +69,10 @@ describe("which desktop can run a session", () => {
     const fresh = await h.device(ann, ["ws-who"], "Fresh");
     const stale = await h.device(ann, ["ws-who"], "Stale");
     await h.device(ann, ["ws-other"], "Elsewhere");
-    await h.db.update(devices).set({ lastSeenAt: new Date(Date.now() - 10 * 60_000) }).where(eq(devices.id, stale.id));
+    await h.db
+      .update(devices)
+      .set({ lastSeenAt: new Date(Date.now() - 10 * 60_000) })
+      .where(eq(devices.id, stale.id));
     const s = await ann.api.chat.createSession({ workspaceId: "ws-who" });
     const got = await ann.api.chat.getSession({ sessionId: s.id });
     expect(got.devices.map((d) => [d.id, d.online])).toEqual([
