@@ -122,15 +122,18 @@ async function main(): Promise<void> {
     );
 
     const memory = process.memoryUsage();
-    console.log(
-      `\nsync-service bench (${os.cpus().length} CPUs, Node ${process.version}, shared noisy machine)\n`,
-    );
-    console.log("| measure | p50 | p99 | samples |");
-    console.log("|---|---|---|---|");
-    for (const line of results) console.log(line);
-    console.log(
-      `\nprocess RSS at the end: ${(memory.rss / 1024 / 1024).toFixed(0)} MiB (service, client streams and pg in one process)`,
-    );
+    const out = [
+      "",
+      `sync-service bench (${os.cpus().length} CPUs, Node ${process.version}, shared noisy machine)`,
+      "",
+      "| measure | p50 | p99 | samples |",
+      "|---|---|---|---|",
+      ...results,
+      "",
+      `process RSS at the end: ${(memory.rss / 1024 / 1024).toFixed(0)} MiB (service, client streams and pg in one process)`,
+      "",
+    ];
+    process.stdout.write(out.join("\n"));
   } finally {
     await service.stop({ dropSlot: true });
     await db.end();

@@ -41,6 +41,8 @@ export interface ReplicationOptions {
   /** Called synchronously for each commit, in commit order; the LSN is acknowledged once it returns. */
   onTransaction: (txn: Transaction) => void;
   onRelation: (relation: RelationInfo) => void;
+  /** Called before the slot is acknowledged: everything processed must be durable when it returns. */
+  beforeAcknowledge?: () => void;
 }
 
 const identity = (value: unknown) => value;
@@ -239,6 +241,7 @@ export class ReplicationStream {
     if (!this.service || (!force && this.processedLsn === this.ackedLsn)) return;
     const lsn = this.processedLsn;
     try {
+      this.options.beforeAcknowledge?.();
       // The library reports lsn + 1 as flushed; pass the last byte we hold.
       await this.service.acknowledge(bigIntToLsn(lsn > 0n ? lsn - 1n : 0n));
       this.ackedLsn = lsn;

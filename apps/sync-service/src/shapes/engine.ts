@@ -60,6 +60,8 @@ export class ShapeEngine {
   private readonly shapesDir: string;
   private sequence = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Shapes whose logs grew since the slot was last acknowledged. */
+  private readonly unsynced = new Set<Shape>();
   status: "starting" | "active" | "stopped" = "starting";
 
   constructor(private readonly options: EngineOptions) {
@@ -73,6 +75,7 @@ export class ShapeEngine {
       logger: options.logger,
       onTransaction: (txn) => this.onTransaction(txn),
       onRelation: (relation) => this.onRelation(relation),
+      beforeAcknowledge: () => this.syncLogs(),
     });
   }
 
@@ -248,9 +251,11 @@ export class ShapeEngine {
         snapshotWalLsn: row.lsn,
         createdAt: new Date().toISOString(),
       };
+      shape.snapshotLog.sync();
       writeFileSync(path.join(dir, "meta.json.tmp"), JSON.stringify(meta));
       renameSync(path.join(dir, "meta.json.tmp"), path.join(dir, "meta.json"));
       shape.goLive(meta);
+      this.unsynced.add(shape);
       this.options.logger.info(
         { handle, table: `${def.schema}.${def.table}`, rows: shape.snapshotLog.entryCount },
         "shape created",
@@ -293,7 +298,7 @@ export class ShapeEngine {
     for (const [table, changes] of byTable) {
       for (const shape of this.byTable.get(table) ?? []) {
         try {
-          shape.receive(txn, changes);
+          if (shape.receive(txn, changes)) this.unsynced.add(shape);
         } catch (error) {
           // A shape that cannot write its log is dropped; its clients refetch.
           this.options.logger.error({ err: error, handle: shape.handle }, "shape failed, deleting it");
@@ -301,6 +306,14 @@ export class ShapeEngine {
         }
       }
     }
+  }
+
+  /** fsyncs the logs written since the last acknowledgement, so the slot never moves past what is on disk. */
+  private syncLogs(): void {
+    for (const shape of this.unsynced) {
+      if (shape.state === "live") shape.changeLog.sync();
+    }
+    this.unsynced.clear();
   }
 
   private onRelation(relation: RelationInfo): void {

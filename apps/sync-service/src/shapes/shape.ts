@@ -73,11 +73,12 @@ export class Shape {
     this.snapshotLog.append(entries);
   }
 
-  /** While snapshotting, transactions wait here; afterwards they are applied. */
-  receive(txn: Transaction, changes: readonly RowChange[]): void {
+  /** While snapshotting, transactions wait here; afterwards they are applied. True when the log grew. */
+  receive(txn: Transaction, changes: readonly RowChange[]): boolean {
+    if (this.state === "live") return this.apply(txn, changes);
     if (this.state === "snapshotting")
       this.buffer.push({ ...txn, changes: changes as Transaction["changes"] });
-    else if (this.state === "live") this.apply(txn, changes);
+    return false;
   }
 
   /** Ends the snapshot: applies what arrived meanwhile and goes live. */
@@ -95,17 +96,17 @@ export class Shape {
     this.state = "live";
   }
 
-  private apply(txn: Transaction, changes: readonly RowChange[]): void {
+  private apply(txn: Transaction, changes: readonly RowChange[]): boolean {
     const meta = this.meta;
-    if (!meta) return;
+    if (!meta) return false;
     this.lastUsed = Date.now();
     const log = this.changeLog.open();
     // Redelivered after a restart or reconnect: already in the log.
-    if (log.last && txn.lsn <= log.last.tx) return;
+    if (log.last && txn.lsn <= log.last.tx) return false;
     // Committed before the snapshot: its effect is already in the snapshot rows.
-    if (txn.lsn < BigInt(meta.snapshotWalLsn) && visibleIn(meta.snapshot, txn.xid)) return;
+    if (txn.lsn < BigInt(meta.snapshotWalLsn) && visibleIn(meta.snapshot, txn.xid)) return false;
     const messages = changes.flatMap((change) => changeMessages(this.view, change));
-    if (messages.length === 0) return;
+    if (messages.length === 0) return false;
     const relation = [this.view.schema, this.view.table];
     const entries = messages.map((message, i) => ({
       offset: { tx: txn.lsn, op: i + 1 },
@@ -123,6 +124,7 @@ export class Shape {
     }));
     log.append(entries);
     this.notify("changed");
+    return true;
   }
 
   /** The tail of the log: where a request at `now` starts. */

@@ -1,4 +1,13 @@
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { compareOffsets, formatOffset, type Offset, parseOffset } from "../protocol/offset";
 
 /** Every how many entries the in-memory index remembers a byte position. */
@@ -149,6 +158,11 @@ export class LogFile {
       carry = text.slice(lineStart);
     }
     return { entries, more: false };
+  }
+
+  /** Flushes the file to disk. */
+  sync(): void {
+    if (existsSync(this.path)) this.withFd((fd) => fsyncSync(fd));
   }
 
   /** Forgets the index (an idle shape's memory); the next use re-reads the file. */
