@@ -191,6 +191,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const findWork = () => {
     const pickup = pickupRef.current;
     if (!pickup || stopping) return;
+    logger.debug({ open: pickup.messages.size, sessions: pickup.sessions.size }, "looking for work");
     for (const message of pickup.messages.values()) {
       if (message.status !== "pending") continue;
       const session = pickup.sessions.get(message.session_id);
@@ -203,6 +204,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     {
       url: `${options.apiUrl.replace(/\/$/, "")}/api/electric/v1/shape`,
       headers: { authorization: `Bearer ${options.bearer}` },
+      // Straight to a sync service (no proxy to scope the rows): only this organization's.
+      ...(options.electric?.url ? { organizationId: me.organizationId } : {}),
       ...options.electric,
     },
     deviceId,
@@ -221,7 +224,6 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const pollForWork = async () => {
     if (stopping) return;
     try {
-      for (const runner of runners.values()) if (runner.busy) return;
       const claimed = (await api.client.device.claimNext.mutate({})) as ClaimedMessage | null;
       if (claimed) {
         runnerFor(claimed.sessionId).enqueue(claimed.id, new Date(claimed.createdAt).toISOString(), claimed);

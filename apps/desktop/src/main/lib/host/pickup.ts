@@ -75,7 +75,7 @@ export class Pickup {
   async start(): Promise<void> {
     const messages = this.follow<OpenMessageRow & Row>(
       "chat_messages",
-      "role = 'user' AND status IN ('pending', 'claimed')",
+      "role = 'user' AND (status = 'pending' OR status = 'claimed')",
       "id,session_id,status,created_at,interrupt_requested_at,claimed_by_device_id,claim_count",
       (rows) => {
         this.messages.clear();
