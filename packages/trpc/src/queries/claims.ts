@@ -44,7 +44,14 @@ export async function expireLeases(db: Executor, options: { maxClaims: number })
         then now() else ${chatMessages.completedAt} end`,
       leaseExpiresAt: null,
     })
-    .where(and(eq(chatMessages.status, "claimed"), sql`${chatMessages.leaseExpiresAt} <= now()`))
+    // role = 'user' lets the planner use the partial index of open user messages.
+    .where(
+      and(
+        eq(chatMessages.role, "user"),
+        eq(chatMessages.status, "claimed"),
+        sql`${chatMessages.leaseExpiresAt} <= now()`,
+      ),
+    )
     .returning({ id: chatMessages.id, status: chatMessages.status });
   if (rows.length > 0) {
     // The turns are over: their open permission requests can no longer be answered.
