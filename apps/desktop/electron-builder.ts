@@ -10,6 +10,7 @@ const config = {
   asarUnpack: ["node_modules/@anthropic-ai/claude-agent-sdk*/**"],
   extraResources: [
     {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: electron-builder expands these macros itself
       from: "resources/bin/${platform}-${arch}",
       to: "bin",
       filter: ["**/*"],
