@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { apiEnv } from "./env";
 import { closeDeps, getDeps, getLogger, getTrustedOrigins } from "./lib/deps";
+import { handleElectric } from "./lib/electric-proxy";
 import { createApiHandlers, type FetchHandler } from "./lib/handlers";
 import { startSweeper } from "./lib/sweeper";
 
@@ -76,11 +77,10 @@ export async function startApiServer(options: { port: number; host: string }) {
   const env = apiEnv();
   const logger = getLogger();
   const deps = getDeps();
-  // The handlers object may grow (the Electric proxy); route whatever it offers by name.
-  const handlers = createApiHandlers(deps, logger, getTrustedOrigins()) as unknown as Record<
-    string,
-    FetchHandler | undefined
-  >;
+  const handlers: Record<string, FetchHandler | undefined> = {
+    ...createApiHandlers(deps, logger, getTrustedOrigins()),
+    electric: handleElectric,
+  };
   const sweeper = startSweeper({
     db: deps.db,
     maxClaims: env.MAX_CLAIMS,
