@@ -202,6 +202,8 @@ export function createApp(options: AppOptions): Hono<Vars> {
       offsetText === "now" ? { messages: [], last: after, upToDate: true } : shape.read(after, chunkBytes);
     if (live && chunk.messages.length === 0) {
       const result = await shape.waitForChange(options.longPollTimeoutMs, c.req.raw.signal);
+      // A client that has gone away must not make the service rebuild a deleted shape for nobody.
+      if (result === "aborted" || c.req.raw.signal.aborted) return c.body(null, 499 as never);
       if (result === "deleted") return mustRefetch((await engine.resolve(def)).handle);
       if (result === "changed") chunk = shape.read(after, chunkBytes);
     }

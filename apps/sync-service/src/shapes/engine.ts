@@ -205,6 +205,7 @@ export class ShapeEngine {
   }
 
   private async create(def: ShapeDefinition): Promise<Shape> {
+    const started = performance.now();
     const table = await loadTable(this.pool, def.schema, def.table);
     const selected = validateColumns(def, table.columns);
     const view = this.viewFor(def, selected, table.columns);
@@ -257,7 +258,12 @@ export class ShapeEngine {
       shape.goLive(meta);
       this.unsynced.add(shape);
       this.options.logger.info(
-        { handle, table: `${def.schema}.${def.table}`, rows: shape.snapshotLog.entryCount },
+        {
+          handle,
+          table: `${def.schema}.${def.table}`,
+          rows: shape.snapshotLog.entryCount,
+          ms: Math.round(performance.now() - started),
+        },
         "shape created",
       );
       return shape;

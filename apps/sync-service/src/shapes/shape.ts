@@ -63,13 +63,15 @@ export class Shape {
 
   /** Rows of the initial snapshot, at offsets 0_0, 0_1, ... */
   appendSnapshotRows(rows: readonly Row[]): void {
-    const entries: LogEntry[] = rows.map((row) => ({
-      offset: { tx: 0n, op: this.snapshotRows++ },
-      json: JSON.stringify({
-        ...snapshotMessage(this.view, row),
-        headers: { operation: "insert", relation: [this.view.schema, this.view.table] },
-      }),
-    }));
+    // Built as text: the snapshot is the hot path of a shape's first request.
+    const headers = JSON.stringify({ operation: "insert", relation: [this.view.schema, this.view.table] });
+    const entries: LogEntry[] = rows.map((row) => {
+      const message = snapshotMessage(this.view, row);
+      return {
+        offset: { tx: 0n, op: this.snapshotRows++ },
+        json: `{"key":${JSON.stringify(message.key)},"value":${JSON.stringify(message.value)},"headers":${headers}}`,
+      };
+    });
     this.snapshotLog.append(entries);
   }
 
@@ -141,12 +143,11 @@ export class Shape {
     let budget = maxBytes;
     if (compareOffsets(after, SNAPSHOT_END) < 0) {
       const snapshot = this.snapshotLog.read(after, budget);
-      for (const entry of snapshot.entries) {
-        messages.push(entry.json);
-        budget -= entry.json.length;
-        last = entry.offset;
+      for (const message of snapshot.messages) {
+        messages.push(message);
+        budget -= message.length;
       }
-      if (snapshot.more) return { messages, last, upToDate: false };
+      if (snapshot.more) return { messages, last: snapshot.last ?? after, upToDate: false };
       const meta = this.meta;
       if (meta) {
         messages.push(
@@ -160,10 +161,8 @@ export class Shape {
       last = SNAPSHOT_END;
     }
     const changes = this.changeLog.read(last, Math.max(budget, 1));
-    for (const entry of changes.entries) {
-      messages.push(entry.json);
-      last = entry.offset;
-    }
+    for (const message of changes.messages) messages.push(message);
+    if (changes.last) last = changes.last;
     return { messages, last, upToDate: !changes.more };
   }
 

@@ -18,18 +18,20 @@ describe("LogFile", () => {
     const file = path.join(dir, "a.jsonl");
     const log = new LogFile(file).open();
     for (let tx = 1; tx <= 300; tx++) log.append([entry(tx, 1), entry(tx, 2)]);
-    expect(log.read(BEFORE_ALL, 1e9).entries).toHaveLength(600);
-    const after = log.read(parseOffset("150_1"), 1e9).entries;
-    expect(formatOffset(after[0]?.offset ?? BEFORE_ALL)).toBe("150_2");
-    expect(after).toHaveLength(301);
-    expect(log.read(parseOffset("150_0"), 1e9).entries).toHaveLength(302);
+    expect(log.read(BEFORE_ALL, 1e9).messages).toHaveLength(600);
+    const after = log.read(parseOffset("150_1"), 1e9);
+    expect(JSON.parse(after.messages[0] ?? "{}")).toMatchObject({ tx: 150, op: 2 });
+    expect(after.messages).toHaveLength(301);
+    expect(after.last && formatOffset(after.last)).toBe("300_2");
+    expect(log.read(parseOffset("150_0"), 1e9).messages).toHaveLength(302);
     log.close();
 
     const reopened = new LogFile(file).open();
     expect(reopened.last && formatOffset(reopened.last)).toBe("300_2");
-    expect(reopened.read(parseOffset("299_2"), 1e9).entries.map((e) => formatOffset(e.offset))).toEqual([
-      "300_1",
-      "300_2",
+    const tail = reopened.read(parseOffset("299_2"), 1e9);
+    expect(tail.messages.map((m) => JSON.parse(m))).toMatchObject([
+      { tx: 300, op: 1 },
+      { tx: 300, op: 2 },
     ]);
     reopened.close();
   });
@@ -39,8 +41,10 @@ describe("LogFile", () => {
     for (let tx = 1; tx <= 50; tx++) log.append([entry(tx, 1)]);
     const first = log.read(BEFORE_ALL, 200);
     expect(first.more).toBe(true);
-    expect(first.entries.length).toBeGreaterThan(0);
-    expect(first.entries.length).toBeLessThan(50);
+    expect(first.messages.length).toBeGreaterThan(0);
+    expect(first.messages.length).toBeLessThan(50);
+    const rest = log.read(first.last ?? BEFORE_ALL, 1e9);
+    expect(first.messages.length + rest.messages.length).toBe(50);
     log.close();
   });
 
@@ -53,7 +57,7 @@ describe("LogFile", () => {
     const reopened = new LogFile(file).open();
     expect(reopened.last && formatOffset(reopened.last)).toBe("2_1");
     reopened.append([entry(3, 1)]);
-    expect(reopened.read(BEFORE_ALL, 1e9).entries.map((e) => JSON.parse(e.json).tx)).toEqual([1, 2, 3]);
+    expect(reopened.read(BEFORE_ALL, 1e9).messages.map((m) => JSON.parse(m).tx)).toEqual([1, 2, 3]);
     reopened.close();
   });
 });

@@ -21,7 +21,10 @@ export interface LogEntry {
 }
 
 export interface ReadResult {
-  entries: LogEntry[];
+  /** The messages, serialised, in log order. */
+  messages: string[];
+  /** Offset of the last message returned. */
+  last: Offset | null;
   /** True when the read stopped at the byte limit before the end of the log. */
   more: boolean;
 }
@@ -98,15 +101,29 @@ export class LogFile {
   append(entries: readonly LogEntry[]): void {
     if (entries.length === 0) return;
     this.open();
-    let text = "";
+    const lines: string[] = [];
+    let pending = 0;
     let pos = this.size;
+    let txText = "";
+    let txValue: bigint | null = null;
     for (const entry of entries) {
-      const line = `${formatOffset(entry.offset)} ${entry.json}\n`;
-      this.noteEntry(entry.offset, pos);
-      pos += Buffer.byteLength(line);
-      text += line;
+      if (this.count % INDEX_EVERY === 0) {
+        // Byte positions are only needed at index points: measure the lines since the last one.
+        pos += Buffer.byteLength(lines.slice(pending).join(""));
+        pending = lines.length;
+        this.index.push({ offset: entry.offset, pos });
+      }
+      this.count++;
+      this.last = entry.offset;
+      if (entry.offset.tx !== txValue) {
+        txValue = entry.offset.tx;
+        txText = formatOffset({ tx: txValue, op: 0 }).slice(0, -1);
+      }
+      lines.push(
+        `${txText}${entry.offset.op === Number.POSITIVE_INFINITY ? "inf" : entry.offset.op} ${entry.json}\n`,
+      );
     }
-    const bytes = Buffer.from(text);
+    const bytes = Buffer.from(lines.join(""));
     this.withFd((fd) => {
       let written = 0;
       while (written < bytes.length)
@@ -122,7 +139,8 @@ export class LogFile {
   /** Entries strictly after `after`, up to about `maxBytes`. */
   read(after: Offset, maxBytes: number): ReadResult {
     this.open();
-    if (this.last === null || compareOffsets(this.last, after) <= 0) return { entries: [], more: false };
+    if (this.last === null || compareOffsets(this.last, after) <= 0)
+      return { messages: [], last: null, more: false };
     return this.withFd((fd) => this.readFrom(fd, after, maxBytes));
   }
 
@@ -132,11 +150,19 @@ export class LogFile {
       if (compareOffsets(point.offset, after) <= 0) start = point.pos;
       else break;
     }
-    const entries: LogEntry[] = [];
+    const messages: string[] = [];
+    let lastText: string | null = null;
     let bytes = 0;
     let pos = start;
     let carry = "";
+    // The log is in offset order: once one line is past `after`, every later one is too.
+    let past = false;
     const buffer = Buffer.alloc(Math.min(READ_CHUNK, Math.max(1, this.size - start)));
+    const result = (more: boolean): ReadResult => ({
+      messages,
+      last: lastText === null ? null : parseOffset(lastText),
+      more,
+    });
     while (pos < this.size) {
       const n = readSync(fd, buffer, 0, Math.min(buffer.length, this.size - pos), pos);
       if (n <= 0) break;
@@ -147,17 +173,18 @@ export class LogFile {
         const nl = text.indexOf("\n", lineStart);
         if (nl < 0) break;
         const space = text.indexOf(" ", lineStart);
-        const offset = parseOffset(text.slice(lineStart, space));
-        if (compareOffsets(offset, after) > 0) {
-          if (bytes > 0 && bytes + (nl - space) > maxBytes) return { entries, more: true };
-          entries.push({ offset, json: text.slice(space + 1, nl) });
+        if (!past) past = compareOffsets(parseOffset(text.slice(lineStart, space)), after) > 0;
+        if (past) {
+          if (bytes > 0 && bytes + (nl - space) > maxBytes) return result(true);
+          messages.push(text.slice(space + 1, nl));
+          lastText = text.slice(lineStart, space);
           bytes += nl - space;
         }
         lineStart = nl + 1;
       }
       carry = text.slice(lineStart);
     }
-    return { entries, more: false };
+    return result(false);
   }
 
   /** Flushes the file to disk. */
