@@ -9,7 +9,7 @@ import path from "node:path";
 import { createDb } from "@superset/db/client";
 import { startEmbeddedPostgres } from "@superset/db/embedded";
 import { migrateDatabase } from "@superset/db/migrate";
-import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from "./lib/seed";
+import { DEMO_PASSWORD, DEMO_USERS, DEMO_WORKSPACE_ID, seedDemo } from "./lib/seed";
 import {
   type RunningService,
   type ServiceSpec,
@@ -117,7 +117,7 @@ async function main() {
       healthUrl: `http://127.0.0.1:${ports.api}/api/health`,
     });
 
-    for (const spec of specs) {
+    const launch = (spec: ServiceSpec) => {
       process.stdout.write(`Starting ${spec.name}…\n`);
       const service = startService(spec, LOG_DIR, ROOT);
       started.push(service);
@@ -127,8 +127,34 @@ async function main() {
           void shutdown(1);
         }
       });
-    }
+      return service;
+    };
+    for (const spec of specs) launch(spec);
     await Promise.all(started.map((s) => waitHealthy(s)));
+
+    // The headless desktop host runs the demo workspace's messages as Alice's desktop.
+    const [alice] = DEMO_USERS;
+    const host = launch({
+      name: "host",
+      command: "npm",
+      args: [
+        "run",
+        "host",
+        "-w",
+        "@superset/desktop",
+        "--",
+        "--api",
+        apiUrl,
+        "--email",
+        alice.email,
+        "--password",
+        DEMO_PASSWORD,
+        "--workspace",
+        `${DEMO_WORKSPACE_ID}=${demo.workspaceDir}`,
+      ],
+      env: { ...process.env, SUPERSET_DEVICE_NAME: "Demo desktop (headless host)" },
+      foreground: true,
+    });
 
     const lines = [
       "",
@@ -148,7 +174,7 @@ async function main() {
       "",
       'Demo logins (organization "Demo"):',
       ...DEMO_USERS.map((u) => `  ${u.email} / ${DEMO_PASSWORD}`),
-      `Demo session: ${demo.sessionId} (workspace ${demo.workspaceDir})`,
+      `Demo session: ${demo.sessionId} (workspace ${demo.workspaceDir}, run by the headless host: see its [host] lines; log ${host.logFile})`,
       "",
       "Press Ctrl-C to stop.",
     ];

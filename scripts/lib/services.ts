@@ -24,7 +24,13 @@ export function startService(spec: ServiceSpec, logDir: string, cwd: string): Ru
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${spec.name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(spec.command, spec.args, { cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group, so that stopping it also stops what it started (npm → sh → next).
+  const child = spawn(spec.command, spec.args, {
+    cwd,
+    env: spec.env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const prefix = (chunk: Buffer) =>
     chunk
       .toString()
@@ -70,10 +76,20 @@ export async function stopServices(services: RunningService[], graceMs = 10_000)
   await Promise.all(
     services.map(async (s) => {
       if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-      s.child.kill("SIGTERM");
-      const timer = setTimeout(() => s.child.kill("SIGKILL"), graceMs);
+      signalGroup(s.child, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(s.child, "SIGKILL"), graceMs);
       await s.exited;
       clearTimeout(timer);
+      // Whatever the leader left behind in its group goes too.
+      signalGroup(s.child, "SIGKILL");
     }),
   );
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
 }
