@@ -16,7 +16,7 @@ import { parseHostEnv, parseWorkspaces } from "./env";
  * Progress goes to stdout as plain lines; logs (pino JSON) go to stderr.
  */
 const USAGE = `usage: host [--api URL] (--bearer TOKEN | --email E --password P) --workspace id=/path [...]
-  [--device-token T] [--device-name N] [--shape-url URL] [--shape-secret S] [--stream-url URL]
+  [--device-token T] [--device-name N] [--shape-url URL] [--stream-url URL]
   [--model-base-url URL] [--demo]`;
 
 async function main(): Promise<void> {
@@ -30,7 +30,6 @@ async function main(): Promise<void> {
       "device-token": { type: "string" },
       "device-name": { type: "string" },
       "shape-url": { type: "string" },
-      "shape-secret": { type: "string" },
       "stream-url": { type: "string" },
       "model-base-url": { type: "string" },
       demo: { type: "boolean" },
@@ -83,8 +82,6 @@ async function main(): Promise<void> {
     extra: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
   });
 
-  const shapeUrl = values["shape-url"] ?? env.SUPERSET_SHAPE_URL;
-  const shapeSecret = values["shape-secret"] ?? env.SUPERSET_SHAPE_SECRET;
   const host: RunningHost = await startHost({
     apiUrl,
     bearer,
@@ -92,9 +89,7 @@ async function main(): Promise<void> {
     deviceToken: values["device-token"] ?? env.SUPERSET_DEVICE_TOKEN,
     deviceName: values["device-name"] ?? env.SUPERSET_DEVICE_NAME,
     claudeEnv,
-    electric: shapeUrl
-      ? { url: shapeUrl, params: shapeSecret ? { secret: shapeSecret } : undefined }
-      : undefined,
+    shapeUrl: values["shape-url"] ?? env.SUPERSET_SHAPE_URL,
     streamUrl: values["stream-url"] ?? env.SUPERSET_STREAM_URL,
     leaseMs: env.SUPERSET_LEASE_MS,
     pollMs: env.SUPERSET_POLL_MS,

@@ -10,8 +10,8 @@ const schema = z.object({
   SUPERSET_DEVICE_NAME: z.string().min(1).max(200).optional(),
   /** `id=path` pairs separated by commas. */
   SUPERSET_WORKSPACES: z.string().optional(),
+  /** The API's Electric proxy endpoint when it is not `<api>/api/electric/v1/shape` (called with the bearer). */
   SUPERSET_SHAPE_URL: z.string().url("SUPERSET_SHAPE_URL must be a URL").optional(),
-  SUPERSET_SHAPE_SECRET: z.string().min(1).optional(),
   SUPERSET_STREAM_URL: z.string().url("SUPERSET_STREAM_URL must be a URL").optional(),
   SUPERSET_LEASE_MS: z.coerce
     .number()

@@ -56,7 +56,6 @@ export async function startTestHost(
     bearer: user.bearer,
     workspaces: { [workspaceId]: sandbox.workspace },
     claudeEnv: fakeModelEnv(fake.url, sandbox),
-    electric: { url: stack.shape.url, params: stack.shape.params },
     leaseMs: stack.leaseMs,
     // Long fallback polls: pickup and approval answers must come through the Electric shapes.
     pollMs: 600_000,

@@ -114,12 +114,8 @@ describe("one message end to end", () => {
     // The saved answer arrives through an Electric shape.
     const shape = new Shape(
       new ShapeStream<Row>({
-        url: stack.shape.url,
-        params: {
-          table: "chat_messages",
-          where: `session_id = '${session.id}' AND role = 'assistant'`,
-          ...stack.shape.params,
-        } as never,
+        url: stack.shapeUrl,
+        params: { table: "chat_messages", where: `session_id = '${session.id}' AND role = 'assistant'` },
         headers: { authorization: `Bearer ${ann.bearer}` },
       }),
     );
@@ -230,6 +226,16 @@ describe("two hosts", () => {
         const order = reader.events.filter((e) => e.type === "turn_started").map((e) => e.turnId);
         expect(order).toEqual(mine.map((m) => m.id));
       }
+      const outcomes = readers.flatMap((reader) =>
+        reader.events.flatMap((e) =>
+          e.type === "turn_saved"
+            ? [`${e.turnId.slice(0, 8)} ${e.messageStatus}`]
+            : e.type === "turn_error" || e.type === "turn_interrupted"
+              ? [`${e.turnId.slice(0, 8)} ${e.type}: ${e.reason}`]
+              : [],
+        ),
+      );
+      expect(outcomes.filter((o) => !o.endsWith(" done"))).toEqual([]);
       for (const m of sent) expect(await answersTo(m.id)).toHaveLength(1);
       const rows = await stack.db.db
         .select({ status: chatMessages.status, claimCount: chatMessages.claimCount })

@@ -28,12 +28,17 @@ export class StreamReader {
 
   private async connect(offset: string, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      // One controller per attempt: the client adds an abort listener to the signal it is given and never
+      // removes it, so retrying on one long-lived signal piles listeners up (MaxListenersExceededWarning).
+      const attempt = new AbortController();
+      const forward = () => attempt.abort();
+      signal.addEventListener("abort", forward, { once: true });
       try {
         const res = await stream<StreamEvent>({
           url: this.url,
           offset,
           live: "sse",
-          signal,
+          signal: attempt.signal,
           headers: { authorization: async () => `Bearer ${await this.token()}` },
         });
         res.subscribeJson<StreamEvent>((batch) => {
@@ -43,6 +48,7 @@ export class StreamReader {
         });
         return;
       } catch (error) {
+        signal.removeEventListener("abort", forward);
         if (signal.aborted) return;
         if (!String(error).includes("404") && !String(error).includes("not found")) throw error;
         await new Promise((r) => setTimeout(r, 50));

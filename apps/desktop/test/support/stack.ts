@@ -17,7 +17,7 @@ import { createTestDatabase, TEST_PG_URL_ENV, type TestDatabase } from "@superse
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 export const STREAM_SECRET = `stream-e2e-${randomBytes(16).toString("hex")}`;
-export const ELECTRIC_SECRET = `electric-e2e-${randomBytes(8).toString("hex")}`;
+const ELECTRIC_SECRET = `electric-e2e-${randomBytes(8).toString("hex")}`;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -89,8 +89,8 @@ export interface Stack {
   api: Child;
   stream: Child;
   sync: Child;
-  /** Where hosts and tests read shapes: the API proxy when it exists, else the sync service with its secret. */
-  shape: { url: string; params?: Record<string, string>; viaProxy: boolean };
+  /** The API's Electric proxy: where hosts and tests read shapes, with a bearer. */
+  shapeUrl: string;
   leaseMs: number;
   restartStreamServer(): Promise<void>;
   stop(): Promise<void>;
@@ -170,9 +170,6 @@ export async function startStack(options: { leaseMs?: number; maxClaims?: number
       async (url) => (await fetch(`${url}/api/health`)).status === 200,
     );
     cleanup.push(() => stopChild(api));
-    const probe = await fetch(`${api.url}/api/electric/v1/shape?table=chat_sessions&offset=-1`);
-    const viaProxy = probe.status !== 404;
-    await probe.body?.cancel();
     const stack: Stack = {
       db,
       api,
@@ -180,9 +177,7 @@ export async function startStack(options: { leaseMs?: number; maxClaims?: number
         return stream;
       },
       sync,
-      shape: viaProxy
-        ? { url: `${api.url}/api/electric/v1/shape`, viaProxy }
-        : { url: `${sync.url}/v1/shape`, params: { secret: ELECTRIC_SECRET }, viaProxy },
+      shapeUrl: `${api.url}/api/electric/v1/shape`,
       leaseMs,
       async restartStreamServer() {
         await stopChild(stream, "SIGKILL");

@@ -165,6 +165,19 @@ export class ClaudeSessionManager {
     return this.require(sessionId).releaseIfIdle();
   }
 
+  /**
+   * Ends one session: stops its process and forgets it, so that a later `startSession` begins again (the
+   * desktop host uses it when the conversation moved on on another device). A running turn ends interrupted.
+   */
+  async closeSession(sessionId: string): Promise<void> {
+    const session = this.sessions.get(sessionId);
+    if (!session) return;
+    this.sessions.delete(sessionId);
+    clearTimeout(this.idleTimers.get(sessionId));
+    this.idleTimers.delete(sessionId);
+    await session.close();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.idleTimers.values()) clearTimeout(timer);

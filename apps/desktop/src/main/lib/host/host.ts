@@ -19,8 +19,11 @@ export interface HostOptions {
   claudeEnv: Record<string, string>;
   model?: string;
   executablePath?: string;
-  /** Default `<apiUrl>/api/electric/v1/shape` with the bearer. */
-  electric?: Partial<ElectricSource>;
+  /**
+   * The Electric proxy's shape endpoint (default `<apiUrl>/api/electric/v1/shape`), always called with
+   * the bearer. Only for an API whose proxy is served elsewhere: never the sync service itself.
+   */
+  shapeUrl?: string;
   /** Replaces the stream server origin the API advertises. */
   streamUrl?: string;
   /** Must match the API's CLAIM_LEASE_MS (renewals every third of it). Default 30 s. */
@@ -174,6 +177,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       runner = new SessionRunner(sessionId, () => placeOf(sessionId), {
         api: api.client,
         manager,
+        claudeEnv: options.claudeEnv,
         deviceId,
         leaseMs,
         streamUrl: options.streamUrl,
@@ -200,14 +204,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     }
   };
 
+  const electric: ElectricSource = {
+    url: options.shapeUrl ?? `${options.apiUrl.replace(/\/$/, "")}/api/electric/v1/shape`,
+    headers: { authorization: `Bearer ${options.bearer}` },
+  };
   const pickup = new Pickup(
-    {
-      url: `${options.apiUrl.replace(/\/$/, "")}/api/electric/v1/shape`,
-      headers: { authorization: `Bearer ${options.bearer}` },
-      // Straight to a sync service (no proxy to scope the rows): only this organization's.
-      ...(options.electric?.url ? { organizationId: me.organizationId } : {}),
-      ...options.electric,
-    },
+    electric,
     deviceId,
     {
       onWork: findWork,

@@ -2,20 +2,19 @@ import { type Row, Shape, ShapeStream } from "@electric-sql/client";
 import type { Logger } from "pino";
 
 /**
- * What the host follows through Electric (the API's proxy by default):
- * the open user messages of its organization, the sessions they belong to
- * and the answers to its own permission requests. Rows arrive as the
- * shape's values (snake_case columns, Postgres text parsed by column type).
+ * What the host follows through the API's Electric proxy: the open user
+ * messages of the sessions its user takes part in, those sessions and the
+ * answers to its own permission requests. The proxy authenticates the bearer
+ * and ANDs every where clause with the organization and participation scope;
+ * the host never talks to the sync service itself (it holds no shape secret).
+ * Rows arrive as the shape's values (snake_case columns, Postgres text parsed
+ * by column type).
  */
 export interface ElectricSource {
-  /** Shape endpoint, e.g. `<api>/api/electric/v1/shape`. */
+  /** Shape endpoint of the proxy, e.g. `<api>/api/electric/v1/shape`. */
   url: string;
-  /** Headers of every shape request (the user's bearer for the proxy). */
-  headers?: Record<string, string>;
-  /** Extra query parameters (e.g. `secret` when talking to the sync service directly). */
-  params?: Record<string, string>;
-  /** Adds `organization_id = '<org>'` to every where clause (a proxy scopes by itself). */
-  organizationId?: string;
+  /** Headers of every shape request: the user's bearer. */
+  headers: Record<string, string>;
 }
 
 export interface OpenMessageRow {
@@ -66,8 +65,6 @@ export class Pickup {
     private readonly listener: PickupListener,
     private readonly logger: Logger,
   ) {
-    if (source.organizationId && !UUID.test(source.organizationId))
-      throw new Error("organizationId must be a UUID");
     if (!UUID.test(deviceId)) throw new Error("deviceId must be a UUID");
   }
 
@@ -121,12 +118,9 @@ export class Pickup {
     columns: string,
     onRows: (rows: T[]) => void,
   ): Promise<void> {
-    const scoped = this.source.organizationId
-      ? `organization_id = '${this.source.organizationId}' AND (${where})`
-      : where;
     const stream = new ShapeStream<T>({
       url: this.source.url,
-      params: { table, where: scoped, columns, ...this.source.params } as never,
+      params: { table, where, columns: columns.split(",") },
       headers: this.source.headers,
       signal: this.controller.signal,
       onError: (error) => {

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ClaudeSessionEvent, TurnEndEvent } from "../claude/events";
 import type { ClaudeSessionManager } from "../claude/session-manager";
 import { type ApiClient, apiErrorCode } from "./api-client";
+import { planConversation } from "./conversation";
 import { SessionStreamWriter } from "./stream-writer";
 
 /** A user message as the API returns it from claim / claimNext. */
@@ -27,6 +28,8 @@ export interface TurnProgress {
 export interface RunnerContext {
   api: ApiClient;
   manager: ClaudeSessionManager;
+  /** The environment of Claude Code processes (where transcripts live). */
+  claudeEnv: Record<string, string>;
   deviceId: string;
   leaseMs: number;
   streamUrl?: string;
@@ -201,10 +204,21 @@ export class SessionRunner {
           durationMs: 0,
         });
       }
+      const conversation = await planConversation({
+        api,
+        manager,
+        claudeEnv: this.ctx.claudeEnv,
+        sessionId: this.sessionId,
+        message,
+        shapeClaudeSessionId: place.claudeSessionId,
+      });
+      if (conversation.handedOver) {
+        logger.info({ sessionId: this.sessionId, turnId }, "conversation continued from another device");
+      }
       manager.startSession({
         sessionId: this.sessionId,
         cwd: place.cwd,
-        claudeSessionId: place.claudeSessionId ?? undefined,
+        claudeSessionId: conversation.resume ?? undefined,
       });
       let outputTokens = 0;
       let deltas = 0;
@@ -253,7 +267,7 @@ export class SessionRunner {
       if (interruptRequested) setImmediate(() => manager.interrupt(this.sessionId, turnId));
       let end: TurnEndEvent;
       try {
-        end = await manager.sendMessage({ sessionId: this.sessionId, content: message.content, turnId });
+        end = await manager.sendMessage({ sessionId: this.sessionId, content: conversation.prompt, turnId });
       } finally {
         unsubscribe();
       }
@@ -264,7 +278,7 @@ export class SessionRunner {
         await retry(() => api.device.release.mutate({ messageId: turnId })).catch(() => {});
         return;
       }
-      const saved = await this.record(end, place);
+      const saved = await this.record(end, conversation.resume);
       writer.append({ type: "turn_saved", sessionId: this.sessionId, turnId, ...saved });
       await writer.flush();
       this.ctx.onProgress?.({
@@ -281,10 +295,10 @@ export class SessionRunner {
   }
 
   /** Records the turn's outcome once at the API; retries transport failures (the calls are idempotent). */
-  private async record(end: TurnEndEvent, place: SessionPlace) {
+  private async record(end: TurnEndEvent, resumed: string | null) {
     const { api } = this.ctx;
     const messageId = end.turnId;
-    if (end.claudeSessionId && end.claudeSessionId !== place.claudeSessionId) {
+    if (end.claudeSessionId && end.claudeSessionId !== resumed) {
       await retry(() =>
         api.device.setClaudeSessionId.mutate({
           sessionId: this.sessionId,
