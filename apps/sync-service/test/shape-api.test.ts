@@ -226,8 +226,11 @@ describe("Shape API with the official client", () => {
     const resumed = stream({ where: "tag = 'idle'" }, { offset: lastOffset, handle: shapeHandle });
     const messages = collect(resumed.stream);
     try {
-      const rows = await new Shape(all.stream).rows;
-      expect(rows.map((r) => r.id).sort()).toEqual([a, b]);
+      const shape = new Shape(all.stream);
+      await shape.rows;
+      // The insert may still be on its way through replication: wait for it.
+      await eventually(() => shape.currentRows.length === 2);
+      expect(shape.currentRows.map((r) => r.id).sort()).toEqual([a, b]);
       expect(all.stream.shapeHandle).toBe(shapeHandle);
       await eventually(() => changesFor(messages, b).length === 1);
       expect(changesFor(messages, a)).toEqual([]);

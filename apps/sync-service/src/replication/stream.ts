@@ -42,7 +42,7 @@ export interface ReplicationOptions {
   onTransaction: (txn: Transaction) => void;
   onRelation: (relation: RelationInfo) => void;
   /** Called before the slot is acknowledged: everything processed must be durable when it returns. */
-  beforeAcknowledge?: () => void;
+  beforeAcknowledge?: () => Promise<void>;
 }
 
 const identity = (value: unknown) => value;
@@ -241,7 +241,7 @@ export class ReplicationStream {
     if (!this.service || (!force && this.processedLsn === this.ackedLsn)) return;
     const lsn = this.processedLsn;
     try {
-      this.options.beforeAcknowledge?.();
+      await this.options.beforeAcknowledge?.();
       // The library reports lsn + 1 as flushed; pass the last byte we hold.
       await this.service.acknowledge(bigIntToLsn(lsn > 0n ? lsn - 1n : 0n));
       this.ackedLsn = lsn;

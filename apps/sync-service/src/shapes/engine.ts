@@ -314,12 +314,19 @@ export class ShapeEngine {
     }
   }
 
-  /** fsyncs the logs written since the last acknowledgement, so the slot never moves past what is on disk. */
-  private syncLogs(): void {
-    for (const shape of this.unsynced) {
-      if (shape.state === "live") shape.changeLog.sync();
-    }
+  /**
+   * fsyncs the logs written since the last acknowledgement (on the thread pool,
+   * so live requests keep flowing), so the slot never moves past what is on disk.
+   */
+  private async syncLogs(): Promise<void> {
+    const shapes = [...this.unsynced];
     this.unsynced.clear();
+    try {
+      await Promise.all(shapes.map((shape) => shape.changeLog.syncAsync()));
+    } catch (error) {
+      for (const shape of shapes) this.unsynced.add(shape);
+      throw error;
+    }
   }
 
   private onRelation(relation: RelationInfo): void {

@@ -8,6 +8,7 @@ import {
   readSync,
   writeSync,
 } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { compareOffsets, formatOffset, type Offset, parseOffset } from "../protocol/offset";
 
 /** Every how many entries the in-memory index remembers a byte position. */
@@ -187,9 +188,22 @@ export class LogFile {
     return result(false);
   }
 
-  /** Flushes the file to disk. */
+  /** Flushes the file to disk (blocking). */
   sync(): void {
     if (existsSync(this.path)) this.withFd((fd) => fsyncSync(fd));
+  }
+
+  /** Flushes the file to disk on the thread pool, off the event loop; a deleted file is fine. */
+  async syncAsync(): Promise<void> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(this.path, "r+");
+      await handle.sync();
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ENOENT") throw error;
+    } finally {
+      await handle?.close();
+    }
   }
 
   /** Forgets the index (an idle shape's memory); the next use re-reads the file. */
