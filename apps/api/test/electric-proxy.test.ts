@@ -289,34 +289,48 @@ describe("Electric proxy", () => {
     expect(everything).not.toContain(SYNC_SECRET);
   });
 
-  it("serves the desktop's subscription to open user messages, live, over bearer auth", async () => {
-    const controller = new AbortController();
-    const received: Row[] = [];
-    const stream = new ShapeStream<Row>({
-      url: `${base}/api/electric/v1/shape`,
-      params: {
-        table: "chat_messages",
-        where: "role = 'user' AND status IN ('pending', 'claimed') AND session_id IN ($1)",
-        params: [sharedSession],
-      },
-      headers: { authorization: cleo.bearer.get("authorization") as string },
-      signal: controller.signal,
-    });
-    stream.subscribe((messages) => {
-      for (const m of messages) if (isChangeMessage(m)) received.push(m.value);
-    });
-    try {
-      await waitFor(() => stream.isUpToDate);
-      expect(received.map((r) => r.content)).toEqual(["shared hello"]);
-      await message(sharedSession, ann.organizationId, ann.id, "already done", "done");
-      await message(annSession, ann.organizationId, ann.id, "not cleo's");
-      await message(sharedSession, ann.organizationId, ann.id, "new prompt");
-      await waitFor(() => received.some((r) => r.content === "new prompt"));
-      expect(received.map((r) => r.content)).toEqual(["shared hello", "new prompt"]);
-    } finally {
-      controller.abort();
-    }
-  });
+  it.each([
+    ["long-poll", false],
+    ["SSE", true],
+  ])(
+    "serves the desktop's subscription to open user messages, live over %s, with bearer auth",
+    async (mode, liveSse) => {
+      const open = await sql(
+        "select content from chat_messages where session_id = $1 and role = 'user' and status in ('pending', 'claimed') order by created_at",
+        [sharedSession],
+      );
+      const controller = new AbortController();
+      const received: Row[] = [];
+      const stream = new ShapeStream<Row>({
+        url: `${base}/api/electric/v1/shape`,
+        params: {
+          table: "chat_messages",
+          where: "role = 'user' AND status IN ('pending', 'claimed') AND session_id IN ($1)",
+          params: [sharedSession],
+        },
+        headers: { authorization: cleo.bearer.get("authorization") as string },
+        signal: controller.signal,
+        liveSse,
+      });
+      stream.subscribe((messages) => {
+        for (const m of messages) if (isChangeMessage(m)) received.push(m.value);
+      });
+      try {
+        await waitFor(() => stream.isUpToDate);
+        expect(received.map((r) => r.content)).toEqual(open.map((r) => r.content));
+        await message(sharedSession, ann.organizationId, ann.id, `already done (${mode})`, "done");
+        await message(annSession, ann.organizationId, ann.id, `not cleo's (${mode})`);
+        await message(sharedSession, ann.organizationId, ann.id, `new prompt (${mode})`);
+        await waitFor(() => received.some((r) => r.content === `new prompt (${mode})`));
+        expect(received.map((r) => r.content)).toEqual([
+          ...open.map((r) => r.content),
+          `new prompt (${mode})`,
+        ]);
+      } finally {
+        controller.abort();
+      }
+    },
+  );
 
   it("sends a client to refetch when it joins a session, so the new session's messages appear", async () => {
     const first = await shape(bob.bearer, { table: "chat_sessions" });
