@@ -99,6 +99,30 @@ describe("Shape HTTP API", () => {
     expect(await res.json()).toEqual([{ headers: { control: "up-to-date" } }]);
   });
 
+  it("sends no snapshot rows with log=changes_only, then the changes", async () => {
+    await h.sql("insert into notes (id, body) values (20, 'changes-only before')");
+    const first = await get(q({ table: "notes", where: "body LIKE 'changes-only%'", log: "changes_only" }));
+    const handle = first.headers.get("electric-handle") as string;
+    const messages = (await first.json()) as Array<{ key?: string }>;
+    expect(messages.filter((m) => m.key)).toEqual([]);
+    await h.sql("insert into notes (id, body) values (21, 'changes-only after')");
+    let rows: Array<{ value?: { id: string } }> = [];
+    await eventually(async () => {
+      const res = await get(
+        q({
+          table: "notes",
+          where: "body LIKE 'changes-only%'",
+          log: "changes_only",
+          offset: "0_inf",
+          handle,
+        }),
+      );
+      rows = ((await res.json()) as Array<{ value?: { id: string } }>).filter((m) => m.value);
+      return rows.length > 0;
+    });
+    expect(rows.map((m) => m.value?.id)).toEqual(["21"]);
+  });
+
   it("starts at the tail with offset=now", async () => {
     await h.sql("insert into notes (id, body) values (1, 'before')");
     const res = await get(q({ table: "notes", where: "body IS NOT NULL", offset: "now" }));
