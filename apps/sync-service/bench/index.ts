@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { isChangeMessage, type Row, ShapeStream } from "@electric-sql/client";
 import { startEmbeddedPostgres } from "@superset/db/embedded";
 import pg from "pg";
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   });
   const shapeUrl = `${service.url}/v1/shape`;
   const results: string[] = [];
+  const loopStalls: string[] = [];
 
   try {
     for (const count of LEVELS) {
@@ -73,6 +75,8 @@ async function main(): Promise<void> {
       while (!streams.every((s) => s.isUpToDate)) await sleep(20);
       await sleep(200);
 
+      const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+      loopDelay.enable();
       const latencies: number[] = [];
       const afterCommit: number[] = [];
       for (let i = 0; i < SAMPLES; i++) {
@@ -88,6 +92,10 @@ async function main(): Promise<void> {
         waiting.delete(payload);
         await sleep(5);
       }
+      loopDelay.disable();
+      loopStalls.push(
+        `${count} shape${count > 1 ? "s" : ""}: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
+      );
       latencies.sort((a, b) => a - b);
       afterCommit.sort((a, b) => a - b);
       results.push(
@@ -140,6 +148,7 @@ async function main(): Promise<void> {
       "|---|---|---|---|",
       ...results,
       "",
+      `event-loop delay during the latency runs (service and clients share one process): ${loopStalls.join("; ")}`,
       `process RSS at the end: ${(memory.rss / 1024 / 1024).toFixed(0)} MiB (service, client streams and pg in one process)`,
       "",
     ];

@@ -31,7 +31,7 @@ export async function loadTable(
                from pg_index i where i.indrelid = c.oid and i.indisprimary) as pk_index
        from pg_class c
        join pg_namespace n on n.oid = c.relnamespace
-       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
        join pg_type t on t.oid = a.atttypid
        left join pg_type e on e.oid = t.typelem
       where n.nspname = $1 and c.relname = $2 and c.relkind in ('r', 'p')
