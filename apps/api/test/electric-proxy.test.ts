@@ -227,7 +227,11 @@ describe("Electric proxy", () => {
     expect(devices.rows).toHaveLength(1);
     expect(devices.rows[0]).not.toHaveProperty("token_hash");
     expect(devices.body).not.toContain("secret-hash-of-ann");
-    expect((await shape(ann.bearer, { table: "devices", columns: "id,token_hash" })).res.status).toBe(403);
+    for (const columns of ["id,token_hash", "id,TOKEN_HASH", 'id,"token_hash"', "id, Token_Hash "]) {
+      expect((await shape(ann.bearer, { table: "devices", columns })).res.status).toBe(403);
+    }
+    const chosen = await shape(ann.bearer, { table: "devices", columns: "id,NAME" });
+    expect(chosen.rows).toEqual([{ id: expect.any(String), name: "ann-laptop" }]);
     expect((await shape(ann.bearer, { table: "devices", where: "token_hash LIKE 's%'" })).res.status).toBe(
       400,
     );

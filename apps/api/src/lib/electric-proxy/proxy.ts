@@ -104,10 +104,14 @@ export function createElectricProxy(options: ElectricProxyOptions): (req: Reques
 
     const columns = search.get("columns");
     if (columns !== null) {
-      const requested = columns.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1"));
+      // As the server reads them: quoted names exact, plain names case-folded.
+      const requested = columns.split(",").map((c) => {
+        const name = c.trim();
+        return /^".*"$/.test(name) ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
+      });
       const refused = requested.find((c) => hidden.includes(c));
       if (refused) return json(403, `column "${refused}" is not available`);
-      upstream.set("columns", requested.join(","));
+      upstream.set("columns", requested.map((c) => `"${c.replaceAll('"', '""')}"`).join(","));
     } else if (table === "devices") {
       upstream.set("columns", DEVICE_COLUMNS.join(","));
     }
