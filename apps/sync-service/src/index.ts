@@ -39,7 +39,7 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(`sync-service failed to start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }
