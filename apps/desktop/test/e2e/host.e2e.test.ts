@@ -2,10 +2,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type Row, Shape, ShapeStream } from "@electric-sql/client";
 import { chatMessages } from "@superset/db/schema";
-import type { FakeAnthropic } from "@superset/fake-anthropic";
+import { type FakeAnthropic, lastUserText } from "@superset/fake-anthropic";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamEvent } from "../../src/main/lib/host/stream-events";
+import { makeSandbox } from "../support/harness";
+import { killOrphanedClaude, startHostCli } from "../support/host-cli";
 import { eventually, StreamReader } from "../support/reader";
 import { type Stack, startStack } from "../support/stack";
 import { type E2eUser, joinOrganization, signUpUser } from "../support/users";
@@ -22,7 +24,8 @@ let hostA: Awaited<ReturnType<typeof startTestHost>>;
 let workspace = "";
 
 beforeAll(async () => {
-  stack = await startStack({ leaseMs: 6_000 });
+  // Short leases and two claims per message: a killed host's message is taken over, then failed, within seconds.
+  stack = await startStack({ leaseMs: 6_000, maxClaims: 2 });
   fake = await startFake(() => workspace);
   ann = await signUpUser(stack.api.url, "Ann");
   bob = await joinOrganization(stack.api.url, ann, await signUpUser(stack.api.url, "Bob"));
@@ -36,8 +39,8 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
-async function newSession(title: string) {
-  const session = await ann.client.chat.createSession.mutate({ workspaceId: WORKSPACE, title });
+async function newSession(title: string, workspaceId = WORKSPACE) {
+  const session = await ann.client.chat.createSession.mutate({ workspaceId, title });
   await ann.client.chat.addParticipant.mutate({ sessionId: session.id, email: bob.email, role: "editor" });
   return session;
 }
@@ -253,6 +256,166 @@ describe("two hosts", () => {
       expect(devices.size).toBeGreaterThanOrEqual(1);
     } finally {
       await hostB.stop();
+    }
+  });
+});
+
+describe("a conversation moving between devices", () => {
+  it("the turn after one answered on another device starts a new conversation that carries the history", async () => {
+    const workspaceId = "ws-handover";
+    const first = await startTestHost(stack, fake, ann, workspaceId);
+    let second: Awaited<ReturnType<typeof startTestHost>> | undefined;
+    try {
+      const session = await newSession("Handover", workspaceId);
+      const reader = readerFor(ann, session.id);
+      reader.start();
+      const m1 = await ann.client.chat.sendMessage.mutate({
+        sessionId: session.id,
+        content: "remember zebra",
+      });
+      await reader.until(saved(m1.id));
+      await first.stop();
+      second = await startTestHost(stack, fake, ann, workspaceId);
+      const m2 = await ann.client.chat.sendMessage.mutate({
+        sessionId: session.id,
+        content: "what did I say",
+      });
+      await reader.until(saved(m2.id));
+      reader.stop();
+      const outcome = (id: string) => reader.events.find((e) => e.type === "turn_saved" && e.turnId === id);
+      expect(outcome(m1.id)).toMatchObject({ messageStatus: "done" });
+      expect(outcome(m2.id)).toMatchObject({ messageStatus: "done" });
+      const startedBy = (id: string) =>
+        reader.events.find((e) => e.type === "turn_started" && e.turnId === id) as { deviceId?: string };
+      expect(startedBy(m1.id).deviceId).toBe(first.host.deviceId);
+      expect(startedBy(m2.id).deviceId).toBe(second.host.deviceId);
+      const prompt = fake.requests.map(lastUserText).find((text) => text.endsWith("what did I say"));
+      expect(prompt).toContain("User: remember zebra");
+      expect(prompt).toContain("Assistant: You said: remember zebra");
+    } finally {
+      await first.stop();
+      await second?.stop();
+    }
+  });
+});
+
+describe("host killed mid-turn", () => {
+  const streaming = (id: string) => (events: StreamEvent[]) =>
+    ofTurn(events, id).some((e) => e.type === "stream_event");
+  const messageRow = async (id: string) =>
+    (await stack.db.db.select().from(chatMessages).where(eq(chatMessages.id, id)))[0];
+
+  function cliFor(workspaceId: string, sandbox: ReturnType<typeof makeSandbox>) {
+    return startHostCli({
+      apiUrl: stack.api.url,
+      bearer: ann.bearer,
+      workspaces: { [workspaceId]: sandbox.workspace },
+      modelBaseUrl: fake.url,
+      sandbox,
+      leaseMs: stack.leaseMs,
+    });
+  }
+
+  it("another host takes the message over once the lease expires; the stream gets an error event for the abandoned attempt", async () => {
+    const workspaceId = "ws-crash";
+    const sandbox = makeSandbox("desktop-host-cli-");
+    const cli = await cliFor(workspaceId, sandbox);
+    let takeover: Awaited<ReturnType<typeof startTestHost>> | undefined;
+    try {
+      const session = await newSession("Crash", workspaceId);
+      const reader = readerFor(ann, session.id);
+      reader.start();
+      const message = await ann.client.chat.sendMessage.mutate({
+        sessionId: session.id,
+        content: "slow please",
+      });
+      await reader.until(streaming(message.id));
+      await cli.waitFor(new RegExp(`turn ${message.id.slice(0, 8)}: started`));
+      await cli.kill("SIGKILL");
+      killOrphanedClaude(sandbox.configDir);
+      const crashed = await messageRow(message.id);
+      expect(crashed).toMatchObject({ status: "claimed", claimCount: 1 });
+
+      takeover = await startTestHost(stack, fake, ann, workspaceId);
+      await reader.until(saved(message.id));
+      reader.stop();
+      const turn = ofTurn(reader.events, message.id);
+      const types = turn.map((e) => e.type);
+      expect(types[0]).toBe("turn_started");
+      expect(turn[0]).toMatchObject({ attempt: 1, deviceId: crashed?.claimedByDeviceId });
+      const abandonedAt = types.indexOf("turn_error");
+      expect(turn[abandonedAt]).toMatchObject({ abandoned: { attempt: 1 } });
+      expect(turn[abandonedAt + 1]).toMatchObject({
+        type: "turn_started",
+        attempt: 2,
+        deviceId: takeover.host.deviceId,
+      });
+      expect(types.slice(-2)).toEqual(["turn_done", "turn_saved"]);
+      expect(types.filter((t) => t === "turn_saved")).toHaveLength(1);
+      expect(await messageRow(message.id)).toMatchObject({ status: "done", claimCount: 2 });
+      expect(await answersTo(message.id)).toHaveLength(1);
+    } finally {
+      await cli.kill();
+      killOrphanedClaude(sandbox.configDir);
+      await takeover?.stop();
+      sandbox.cleanup();
+    }
+  });
+
+  it("killed on the message's last claim: the message ends failed with the reason, and the session moves on", async () => {
+    const workspaceId = "ws-crash-twice";
+    const sandbox = makeSandbox("desktop-host-cli-");
+    const hosts = [await cliFor(workspaceId, sandbox)];
+    let next: Awaited<ReturnType<typeof startTestHost>> | undefined;
+    try {
+      const session = await newSession("Crash twice", workspaceId);
+      const reader = readerFor(ann, session.id);
+      reader.start();
+      const message = await ann.client.chat.sendMessage.mutate({
+        sessionId: session.id,
+        content: "slow please",
+      });
+      await reader.until(streaming(message.id));
+      await hosts[0]?.kill("SIGKILL");
+      killOrphanedClaude(sandbox.configDir);
+      // A second host takes it over (claim 2 of 2) and is killed too.
+      hosts.push(await cliFor(workspaceId, sandbox));
+      await reader.until((events) => {
+        const turn = ofTurn(events, message.id);
+        const retried = turn.findIndex((e) => e.type === "turn_started" && e.attempt === 2);
+        return retried > 0 && turn.slice(retried).some((e) => e.type === "stream_event");
+      });
+      await hosts[1]?.kill("SIGKILL");
+      killOrphanedClaude(sandbox.configDir);
+
+      const failed = await eventually(async () => {
+        const row = await messageRow(message.id);
+        return row?.status === "failed" ? row : undefined;
+      }, 30_000);
+      expect(failed.claimCount).toBe(2);
+      expect(failed.error).toMatch(/lease expired 2 times/);
+      expect(await answersTo(message.id)).toHaveLength(0);
+
+      // Not stuck: the next message of the session runs on a host that comes along.
+      next = await startTestHost(stack, fake, ann, workspaceId);
+      const after = await ann.client.chat.sendMessage.mutate({
+        sessionId: session.id,
+        content: "after the crash",
+      });
+      await reader.until(saved(after.id));
+      reader.stop();
+      expect(reader.events.find((e) => e.type === "turn_saved" && e.turnId === after.id)).toMatchObject({
+        messageStatus: "done",
+      });
+      const turn = ofTurn(reader.events, message.id);
+      expect(turn.filter((e) => e.type === "turn_error")).toMatchObject([{ abandoned: { attempt: 1 } }]);
+      // Nobody holds a claim on a failed message, so nobody may append its end: clients read the row.
+      expect(turn.some((e) => e.type === "turn_saved" || e.type === "turn_done")).toBe(false);
+    } finally {
+      for (const host of hosts) await host.kill();
+      killOrphanedClaude(sandbox.configDir);
+      await next?.stop();
+      sandbox.cleanup();
     }
   });
 });

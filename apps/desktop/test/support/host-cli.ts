@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { makeSandbox } from "./harness";
 
@@ -96,4 +97,32 @@ export async function startHostCli(options: {
     throw error;
   }
   return host;
+}
+
+/**
+ * Claude Code processes outlive a host killed with SIGKILL (nothing tells them
+ * their parent died). Ends those whose CLAUDE_CONFIG_DIR is the given one (Linux /proc).
+ */
+export function killOrphanedClaude(configDir: string): number[] {
+  const killed: number[] = [];
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return killed;
+  }
+  for (const pid of pids) {
+    let environ = "";
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+    } catch {
+      continue;
+    }
+    if (!environ.split("\0").includes(`CLAUDE_CONFIG_DIR=${configDir}`)) continue;
+    try {
+      process.kill(Number(pid), "SIGKILL");
+      killed.push(Number(pid));
+    } catch {}
+  }
+  return killed;
 }

@@ -141,7 +141,8 @@ export async function startStack(options: { leaseMs?: number; maxClaims?: number
         ELECTRIC_SECRET,
         SYNC_DATA_DIR: join(dataDir, "sync"),
         ELECTRIC_REPLICATION_STREAM_ID: `e2e_${randomBytes(4).toString("hex")}`,
-        ELECTRIC_LONG_POLL_TIMEOUT: "5000",
+        // A live request on a shape whose scope changed (the user joined a session) only ends at this timeout.
+        ELECTRIC_LONG_POLL_TIMEOUT: "1500",
         LOG_LEVEL: "warn",
       },
       syncPort,
