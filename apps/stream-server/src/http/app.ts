@@ -44,6 +44,7 @@ export function createApp(options: AppOptions) {
   };
   const app = new Hono<Env>();
   let requestSeq = 0;
+  options.shutdown.addEventListener("abort", () => engine.fanout.endAll(), { once: true });
 
   app.use("*", async (c, next) => {
     const started = performance.now();
@@ -187,11 +188,9 @@ export async function serveSse(
 ): Promise<void> {
   if (!env?.outgoing) throw new StreamError(400, "BAD_REQUEST", "SSE needs a Node HTTP server");
   const res = env.outgoing;
-  const closed = new AbortController();
-  res.on("close", () => closed.abort());
   for (const [name, value] of Object.entries(corsHeadersFor(env.incoming))) res.setHeader(name, value);
-  const signal = AbortSignal.any([request.signal, closed.signal]);
-  await run({ ...request, signal }, res, () => {
+  // The runner watches the response's own close; no signal is combined per connection.
+  await run(request, res, () => {
     metrics.liveConnections.inc({ mode: "sse" });
     return () => metrics.liveConnections.dec({ mode: "sse" });
   });

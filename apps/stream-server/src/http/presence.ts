@@ -90,13 +90,11 @@ export function presenceRoutes<E extends Env>(options: PresenceRouteOptions) {
       if (snapshot) url.searchParams.set(Q.offset, snapshot.offset);
       const res = c.env?.outgoing;
       if (!res) throw badRequest("SSE needs a Node HTTP server");
-      const closed = new AbortController();
-      res.on("close", () => closed.abort());
       const prelude = snapshot ? sseEvent("data", JSON.stringify(snapshot.events)) : "";
       await streamSse(
         engine,
         read,
-        { ...request, signal: AbortSignal.any([options.shutdown, closed.signal]) },
+        request,
         res,
         () => {
           options.metrics.liveConnections.inc({ mode: "sse" });

@@ -1,10 +1,10 @@
 import type { ServerResponse } from "node:http";
-import { H, NOW_OFFSET, Q, SSE_FIELDS, START_OFFSET } from "../protocol/constants";
+import { H, NOW_OFFSET, Q, START_OFFSET } from "../protocol/constants";
 import { nextCursor } from "../protocol/cursor";
 import { badRequest } from "../protocol/errors";
-import { isJsonContentType, jsonArrayOf, normalizeContentType } from "../protocol/json";
+import { isJsonContentType, jsonArrayOf } from "../protocol/json";
 import { isConcreteOffset, minOffset, normalizeOffset } from "../protocol/offset";
-import { sseEvent } from "../protocol/sse";
+import { sseControlEvent, sseDataEvent, sseEncodingFor } from "../protocol/sse";
 import type { StoredMessage, StreamMeta } from "../store/types";
 import type { StreamEngine } from "../streams/engine";
 
@@ -121,14 +121,11 @@ function maxOf(from: string, meta: StreamMeta): string {
   return from > meta.tailOffset ? meta.tailOffset : from;
 }
 
-function isSseCompatible(contentType: string): boolean {
-  const type = normalizeContentType(contentType);
-  return type.startsWith("text/") || type === "application/json";
-}
-
 /**
- * SSE (PROTOCOL.md 5.7): data events, each batch followed by a control event; the connection ends
- * when the stream is closed and read to its end, after `sseMaxMs`, or at shutdown.
+ * SSE (PROTOCOL.md 5.7): catches up from the requested offset with this connection's own reads
+ * (data events, each followed by a control event), then joins the stream's fan-out, which delivers
+ * every later change with bytes encoded once for all subscribers. The connection ends when the
+ * stream is closed and read to its end, after `sseMaxMs`, or at shutdown.
  */
 export async function streamSse(
   engine: StreamEngine,
@@ -139,75 +136,64 @@ export async function streamSse(
   prelude = "",
 ): Promise<void> {
   const { offset, cursor } = parseReadQuery(req.url);
-  const initial = await engine.read(req.path, "");
-  const base64 = !isSseCompatible(initial.meta.contentType);
-  const json = isJsonContentType(initial.meta.contentType);
+  const initial = await engine.get(req.path);
+  const encoding = sseEncodingFor(initial.contentType);
   res.writeHead(200, {
     "content-type": "text/event-stream",
     "cache-control": "no-cache",
     connection: "keep-alive",
     "x-accel-buffering": "no",
-    ...(base64 ? { [H.sseDataEncoding]: "base64" } : {}),
+    ...(encoding === "base64" ? { [H.sseDataEncoding]: "base64" } : {}),
   });
   if (prelude) res.write(prelude);
   else res.flushHeaders();
   const close = onOpen();
-  const deadline = Date.now() + settings.sseMaxMs;
+  let leave: (() => void) | undefined;
+  let disconnected = false;
+  const onClose = () => {
+    disconnected = true;
+    leave?.();
+  };
+  res.once("close", onClose);
   let position = offset === undefined || offset === START_OFFSET ? "" : offset;
-  if (position === NOW_OFFSET) position = initial.meta.tailOffset;
+  if (position === NOW_OFFSET) position = initial.tailOffset;
   try {
-    let waiting: Promise<unknown> | undefined;
-    /** Whether the next read sends a control event even without data (first read, keep-alive). */
-    let announce = true;
-    let cancel = new AbortController();
-    while (!req.signal.aborted) {
-      const remaining = deadline - Date.now();
-      // Register before reading, so an append landing between the read and the wait cannot be missed.
-      cancel.abort();
-      cancel = new AbortController();
-      waiting = engine.waitForChange(
-        req.path,
-        Math.max(1, Math.min(remaining, settings.longPollTimeoutMs)),
-        AbortSignal.any([req.signal, cancel.signal]),
-      );
+    for (let first = true; ; first = false) {
+      if (disconnected || req.signal.aborted) return;
       const { meta, messages } = await engine.read(req.path, position);
+      const nextCursorValue = nextCursor(cursor);
       let chunk = "";
-      const controlFor = (end: string) => {
-        const control: Record<string, string | boolean> = { [SSE_FIELDS.offset]: end };
-        if (meta.closed && end >= meta.tailOffset) control[SSE_FIELDS.closed] = true;
-        else {
-          control[SSE_FIELDS.cursor] = nextCursor(cursor);
-          if (end >= meta.tailOffset) control[SSE_FIELDS.upToDate] = true;
-        }
-        return sseEvent("control", JSON.stringify(control));
-      };
       for (const message of messages) {
-        const data = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
-        const payload = base64
-          ? data.toString("base64")
-          : json
-            ? jsonArrayOf([data]).toString("utf8")
-            : data.toString("utf8");
-        chunk += sseEvent("data", payload) + controlFor(message.offset);
+        chunk +=
+          sseDataEvent(message.data, encoding) +
+          sseControlEvent(message.offset, meta.tailOffset, meta.closed, nextCursorValue);
       }
       const end =
         messages.at(-1)?.offset ?? (position === "" ? meta.tailOffset : minOffset(position, meta.tailOffset));
       position = end;
       const finished = meta.closed && end >= meta.tailOffset;
-      if (messages.length === 0 && (announce || finished)) chunk += controlFor(end);
+      if (messages.length === 0 && (first || finished)) {
+        chunk += sseControlEvent(end, meta.tailOffset, meta.closed, nextCursorValue);
+      }
       if (chunk) res.write(chunk);
-      announce = false;
-      if (finished || remaining <= 0) break;
-      if (messages.length > 0) continue;
-      const outcome = await waiting;
-      if (outcome === "aborted") break;
-      if (outcome === "timeout" && Date.now() >= deadline) break;
-      if (outcome === "timeout") announce = true;
+      if (finished) return;
+      if (end >= meta.tailOffset) break;
     }
-    cancel.abort();
+    if (disconnected || req.signal.aborted) return;
+    const subscription = engine.fanout.join(req.path, {
+      sink: res,
+      position,
+      clientCursor: cursor,
+      deadline: Date.now() + settings.sseMaxMs,
+      keepAliveMs: settings.longPollTimeoutMs,
+    });
+    leave = subscription.leave;
+    await subscription.ended;
   } catch {
     // The stream was deleted or expired while we were reading: end the connection.
   } finally {
+    res.off("close", onClose);
+    leave?.();
     close();
     res.end();
   }

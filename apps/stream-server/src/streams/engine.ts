@@ -2,6 +2,7 @@ import { badRequest, conflict, gone, notFound, StreamError } from "../protocol/e
 import { isJsonContentType, normalizeContentType, splitJsonAppend } from "../protocol/json";
 import { bytePosition, formatOffset, ZERO_OFFSET } from "../protocol/offset";
 import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "../store/types";
+import { Fanout } from "./fanout";
 import { KeyedMutex } from "./mutex";
 import { type ProducerHeaders, validateProducer } from "./producers";
 import { Waiters, type WaitResult } from "./waiters";
@@ -37,6 +38,8 @@ const MAX_CAS_ATTEMPTS = 50;
 
 export class StreamEngine {
   readonly waiters = new Waiters();
+  /** Live SSE subscribers, woken with the waiters. */
+  readonly fanout = new Fanout({ read: (path, after) => this.read(path, after) });
   private readonly mutex = new KeyedMutex();
   private readonly unsubscribe: () => void;
 
@@ -44,12 +47,16 @@ export class StreamEngine {
     readonly backend: StreamBackend,
     private readonly now: () => number = Date.now,
   ) {
-    this.unsubscribe = backend.onChange((path) => this.waiters.wake(path));
+    this.unsubscribe = backend.onChange((path) => {
+      this.waiters.wake(path);
+      this.fanout.changed(path);
+    });
   }
 
   async close(): Promise<void> {
     this.unsubscribe();
     this.waiters.wakeAll();
+    this.fanout.endAll();
     await this.backend.close();
   }
 
