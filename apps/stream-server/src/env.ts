@@ -22,6 +22,17 @@ const schema = z
     STREAM_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(400),
     STREAM_PRESENCE_TTL_MS: z.coerce.number().int().min(100).default(30_000),
     STREAM_FSYNC: z.enum(["on", "off"]).default("on"),
+    STREAM_WEBHOOK_ALLOWED_HOSTS: z
+      .string()
+      .default("")
+      .transform((value) =>
+        value
+          .split(",")
+          .map((host) => host.trim())
+          .filter(Boolean),
+      ),
+    STREAM_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    STREAM_SUBSCRIPTION_SWEEP_MS: z.coerce.number().int().min(10).max(60_000).default(250),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {

@@ -13,6 +13,7 @@ import { MemoryBackend } from "./store/memory";
 import { RedisBackend, RedisBeats } from "./store/redis";
 import type { StreamBackend } from "./store/types";
 import { StreamEngine } from "./streams/engine";
+import { WebhookUrlPolicy } from "./subscriptions/webhook-url";
 
 /** A running stream server: its URL and a graceful stop. */
 export interface RunningServer {
@@ -51,6 +52,11 @@ export async function startServer(
     maxBodyBytes: env.STREAM_MAX_BODY_BYTES,
     shutdown: shutdown.signal,
     health: async () => !shutdown.signal.aborted,
+    subscriptions: {
+      policy: new WebhookUrlPolicy(env.STREAM_WEBHOOK_ALLOWED_HOSTS),
+      webhookTimeoutMs: env.STREAM_WEBHOOK_TIMEOUT_MS,
+      sweepMs: env.STREAM_SUBSCRIPTION_SWEEP_MS,
+    },
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(s));

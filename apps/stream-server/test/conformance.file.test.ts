@@ -8,7 +8,11 @@ const dir = tempDir("ds-conf-file-");
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ STREAM_STORAGE: "file", STREAM_DATA_DIR: dir.path });
+  server = await startTestServer({
+    STREAM_STORAGE: "file",
+    STREAM_DATA_DIR: dir.path,
+    STREAM_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+  });
   config.baseUrl = `${server.url}/streams`;
 });
 afterAll(async () => {

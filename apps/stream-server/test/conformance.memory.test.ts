@@ -7,7 +7,7 @@ const config = { baseUrl: "", longPollTimeoutMs: 500, subscriptions: true };
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ STREAM_STORAGE: "memory" });
+  server = await startTestServer({ STREAM_STORAGE: "memory", STREAM_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" });
   config.baseUrl = `${server.url}/streams`;
 });
 afterAll(async () => {

@@ -10,7 +10,11 @@ let server: RunningServer;
 
 beforeAll(async () => {
   redis = await startRedis();
-  server = await startTestServer({ STREAM_STORAGE: "redis", REDIS_URL: redis.url });
+  server = await startTestServer({
+    STREAM_STORAGE: "redis",
+    REDIS_URL: redis.url,
+    STREAM_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+  });
   config.baseUrl = `${server.url}/streams`;
 });
 afterAll(async () => {

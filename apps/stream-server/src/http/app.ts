@@ -7,6 +7,10 @@ import type { PresenceService } from "../presence/service";
 import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, Q } from "../protocol/constants";
 import { badRequest, StreamError } from "../protocol/errors";
 import type { StreamEngine } from "../streams/engine";
+import { isControlPath } from "../subscriptions/paths";
+import { handleControl } from "../subscriptions/routes";
+import { SubscriptionService, type SubscriptionSettings } from "../subscriptions/service";
+import { WebhookUrlPolicy } from "../subscriptions/webhook-url";
 import { authenticate, type Principal, requireRight, rightsFor, storagePath, targetOf } from "./auth";
 import type { Metrics } from "./metrics";
 import { presenceRoutes } from "./presence";
@@ -27,6 +31,8 @@ export interface AppOptions {
   /** Aborted at shutdown: live readers end cleanly. */
   shutdown: AbortSignal;
   health: () => Promise<boolean>;
+  /** Webhook and pull-wake subscriptions; by default no webhook host is allowed. */
+  subscriptions?: SubscriptionSettings;
 }
 
 type Env = {
@@ -81,6 +87,25 @@ export function createApp(options: AppOptions) {
   app.get("/metrics", async (c) =>
     c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
   );
+
+  const subscriptions = new SubscriptionService(
+    engine,
+    options.subscriptions ?? { policy: new WebhookUrlPolicy([]), webhookTimeoutMs: 10_000, sweepMs: 250 },
+    logger,
+  );
+  options.shutdown.addEventListener("abort", () => subscriptions.stop(), { once: true });
+  /** The reserved `__ds` namespace (subscription APIs) authorizes on its own, before the stream routes. */
+  app.use(`${MOUNT}/*`, async (c, next) => {
+    const url = new URL(c.req.url);
+    const below = url.pathname.slice(MOUNT.length);
+    if (!isControlPath(below)) return next();
+    return handleControl(c.req.raw, below, {
+      service: subscriptions,
+      verify: options.verify,
+      rateLimiter: options.rateLimiter,
+      mountUrl: `${url.origin}${MOUNT}`,
+    });
+  });
 
   /** Authenticates, rate-limits, authorizes and maps the request path to a storage path. */
   app.use(`${MOUNT}/*`, async (c, next) => {

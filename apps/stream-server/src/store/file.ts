@@ -21,6 +21,8 @@ interface RecordHeader {
   meta: StreamMeta | null;
   sizes: number[];
   offsets: string[];
+  /** Set on a control record write (subscriptions, keys) instead of a stream commit. */
+  control?: { key: string; version: number; value: string | null };
 }
 
 interface Pending {
@@ -80,6 +82,21 @@ export class FileBackend extends MemoryBackend {
       this.emit(request.path);
     });
     return { durable };
+  }
+
+  override async putRecord(key: string, expectedVersion: number, value: string | null): Promise<boolean> {
+    if (this.closed) throw new Error("storage is closed");
+    if (!this.applyRecord(key, expectedVersion, value)) return false;
+    const header: RecordHeader = {
+      path: "",
+      meta: null,
+      sizes: [],
+      offsets: [],
+      control: { key, version: expectedVersion + 1, value },
+    };
+    await this.append(encodeHeader(header, []));
+    this.emitRecord(key);
+    return true;
   }
 
   override async close(): Promise<void> {
@@ -168,6 +185,12 @@ export class FileBackend extends MemoryBackend {
       if (crc32(rest) !== data.readUInt32LE(at + 4)) break;
       const headerLength = rest.readUInt32LE(0);
       const header = JSON.parse(rest.subarray(4, 4 + headerLength).toString("utf8")) as RecordHeader;
+      if (header.control) {
+        const { key, version, value } = header.control;
+        this.applyRecord(key, version - 1, value);
+        at = end;
+        continue;
+      }
       let cursor = 4 + headerLength;
       const messages: StoredMessage[] = header.sizes.map((size, i) => {
         const message = {
@@ -195,6 +218,10 @@ function encodeRecord(request: CommitRequest): Buffer[] {
     sizes: messages.map((m) => m.data.byteLength),
     offsets: messages.map((m) => m.offset),
   };
+  return encodeHeader(header, messages);
+}
+
+function encodeHeader(header: RecordHeader, messages: StoredMessage[]): Buffer[] {
   const headerBytes = Buffer.from(JSON.stringify(header));
   const headerLength = Buffer.alloc(4);
   headerLength.writeUInt32LE(headerBytes.byteLength);

@@ -1,4 +1,4 @@
-import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "./types";
+import type { CommitRequest, ControlRecord, StoredMessage, StreamBackend, StreamMeta } from "./types";
 
 interface Entry {
   meta: StreamMeta;
@@ -29,6 +29,8 @@ export class MemoryBackend implements StreamBackend {
   protected readonly entries = new Map<string, Entry>();
   private readonly accessed = new Map<string, number>();
   private readonly listeners = new Set<(path: string) => void>();
+  protected readonly records = new Map<string, ControlRecord>();
+  private readonly recordListeners = new Set<(key: string) => void>();
 
   async getMeta(path: string): Promise<StreamMeta | undefined> {
     return this.entries.get(path)?.meta;
@@ -84,7 +86,47 @@ export class MemoryBackend implements StreamBackend {
     return () => this.listeners.delete(listener);
   }
 
+  async listStreams(prefix: string): Promise<string[]> {
+    const paths: string[] = [];
+    for (const [path, entry] of this.entries) {
+      if (path.startsWith(prefix) && !entry.meta.softDeleted) paths.push(path);
+    }
+    return paths;
+  }
+
+  async getRecord(key: string): Promise<ControlRecord | undefined> {
+    return this.records.get(key);
+  }
+
+  async putRecord(key: string, expectedVersion: number, value: string | null): Promise<boolean> {
+    if (!this.applyRecord(key, expectedVersion, value)) return false;
+    this.emitRecord(key);
+    return true;
+  }
+
+  /** Synchronous compare-and-set of a record; used by subclasses that add durability. */
+  protected applyRecord(key: string, expectedVersion: number, value: string | null): boolean {
+    if ((this.records.get(key)?.version ?? 0) !== expectedVersion) return false;
+    if (value === null) this.records.delete(key);
+    else this.records.set(key, { key, version: expectedVersion + 1, value });
+    return true;
+  }
+
+  protected emitRecord(key: string): void {
+    for (const listener of this.recordListeners) listener(key);
+  }
+
+  async listRecords(prefix: string): Promise<ControlRecord[]> {
+    return [...this.records.values()].filter((record) => record.key.startsWith(prefix));
+  }
+
+  onRecordChange(listener: (key: string) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
+    this.recordListeners.clear();
   }
 }

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { beatMember, type PresenceBeats, parseBeatMember } from "../presence/beats";
 import { bytePosition, formatOffset } from "../protocol/offset";
-import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "./types";
+import type { CommitRequest, ControlRecord, StoredMessage, StreamBackend, StreamMeta } from "./types";
 
 /**
  * Streams in Redis, shared by every stream-server instance.
@@ -10,9 +10,29 @@ import type { CommitRequest, StoredMessage, StreamBackend, StreamMeta } from "./
  * - `ds:{path}:a`: last access time (sliding TTL);
  * - channel `ds:changed`: every commit publishes the path, waking live readers on all instances.
  * A commit is one Lua script: compare the version, write the metadata, XADD the messages, PUBLISH.
+ * Control records (subscriptions, server keys): hash `ds:r:<key>` (`v`, `j`), indexed in the set
+ * `ds:records`; each write is one Lua compare-and-set that publishes the key on `ds:records`.
  */
 const CHANNEL = "ds:changed";
+const RECORDS_CHANNEL = "ds:records";
+const RECORDS_INDEX = "ds:records";
 const BEATS_KEY = "ds:presence:beats";
+
+const PUT_RECORD_SCRIPT = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if current ~= tonumber(ARGV[1]) then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 'v', current + 1, 'j', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
+end
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1
+`;
+
+const recordKey = (key: string) => `ds:r:${key}`;
 
 const COMMIT_SCRIPT = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -32,10 +52,12 @@ return 1
 const keys = (path: string) => ({ meta: `ds:{${path}}:m`, log: `ds:{${path}}:x`, access: `ds:{${path}}:a` });
 
 type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<number>;
+type PutRecordCommand = (...args: Array<string | number>) => Promise<number>;
 
 export class RedisBackend implements StreamBackend {
   readonly kind = "redis" as const;
   private readonly listeners = new Set<(path: string) => void>();
+  private readonly recordListeners = new Set<(key: string) => void>();
 
   private constructor(
     readonly client: Redis,
@@ -46,12 +68,17 @@ export class RedisBackend implements StreamBackend {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
     await client.connect();
     client.defineCommand("dsCommit", { numberOfKeys: 3, lua: COMMIT_SCRIPT });
+    client.defineCommand("dsPutRecord", { numberOfKeys: 2, lua: PUT_RECORD_SCRIPT });
     const subscriber = client.duplicate();
     const backend = new RedisBackend(client, subscriber);
-    subscriber.on("message", (_channel: string, path: string) => {
-      for (const listener of backend.listeners) listener(path);
+    subscriber.on("message", (channel: string, message: string) => {
+      if (channel === RECORDS_CHANNEL) {
+        for (const listener of backend.recordListeners) listener(message);
+        return;
+      }
+      for (const listener of backend.listeners) listener(message);
     });
-    await subscriber.subscribe(CHANNEL);
+    await subscriber.subscribe(CHANNEL, RECORDS_CHANNEL);
     return backend;
   }
 
@@ -110,8 +137,51 @@ export class RedisBackend implements StreamBackend {
     return () => this.listeners.delete(listener);
   }
 
+  async listStreams(prefix: string): Promise<string[]> {
+    const pattern = `ds:{${prefix.replace(/[*?[\]\\]/g, "\\$&")}*}:m`;
+    const paths: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, found] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      for (const key of found) paths.push(key.slice("ds:{".length, -"}:m".length));
+    } while (cursor !== "0");
+    return paths;
+  }
+
+  async getRecord(key: string): Promise<ControlRecord | undefined> {
+    const [version, value] = await this.client.hmget(recordKey(key), "v", "j");
+    return version && typeof value === "string" ? { key, version: Number(version), value } : undefined;
+  }
+
+  async putRecord(key: string, expectedVersion: number, value: string | null): Promise<boolean> {
+    const put = (this.client as unknown as { dsPutRecord: PutRecordCommand }).dsPutRecord;
+    const applied = await put.call(
+      this.client,
+      recordKey(key),
+      RECORDS_INDEX,
+      expectedVersion,
+      value ?? "",
+      key,
+      RECORDS_CHANNEL,
+    );
+    return applied === 1;
+  }
+
+  async listRecords(prefix: string): Promise<ControlRecord[]> {
+    const keys = (await this.client.smembers(RECORDS_INDEX)).filter((key) => key.startsWith(prefix));
+    const records = await Promise.all(keys.map((key) => this.getRecord(key)));
+    return records.filter((record): record is ControlRecord => record !== undefined);
+  }
+
+  onRecordChange(listener: (key: string) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
+    this.recordListeners.clear();
     await Promise.allSettled([this.subscriber.quit(), this.client.quit()]);
   }
 }

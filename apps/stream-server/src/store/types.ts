@@ -47,6 +47,14 @@ export interface CommitRequest {
   messages?: StoredMessage[];
 }
 
+/** A small JSON document beside the streams (subscriptions, server keys), written with compare-and-set. */
+export interface ControlRecord {
+  key: string;
+  /** Bumped by every write; 0 means absent. */
+  version: number;
+  value: string;
+}
+
 export interface StreamBackend {
   readonly kind: "memory" | "file" | "redis";
   /** Durable, visible metadata. */
@@ -65,5 +73,13 @@ export interface StreamBackend {
   lastAccess(path: string): Promise<number | undefined>;
   /** Calls the listener with a path after any commit to it, from any instance. */
   onChange(listener: (path: string) => void): () => void;
+  /** Paths of the streams whose path starts with `prefix`. */
+  listStreams(prefix: string): Promise<string[]>;
+  getRecord(key: string): Promise<ControlRecord | undefined>;
+  /** Writes (or, with null, deletes) a record if its version is still `expectedVersion`; false on conflict. */
+  putRecord(key: string, expectedVersion: number, value: string | null): Promise<boolean>;
+  listRecords(prefix: string): Promise<ControlRecord[]>;
+  /** Calls the listener with a record key after any write to it, from any instance. */
+  onRecordChange(listener: (key: string) => void): () => void;
   close(): Promise<void>;
 }
