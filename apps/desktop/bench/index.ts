@@ -1,5 +1,6 @@
 import { cpus } from "node:os";
 import { claudeLatency } from "./claude-latency";
+import { hostLatency } from "./host-latency";
 import { type BenchRow, formatTable } from "./stats";
 
 // Each suite returns rows for the one table. Issue #7 adds its suites to this list.
@@ -14,6 +15,14 @@ const suites: { name: string; run: () => Promise<BenchRow[]> }[] = [
     name: "claude latency",
     run: () =>
       claudeLatency({ coldTurns: turns("BENCH_COLD_TURNS", 50), warmTurns: turns("BENCH_WARM_TURNS", 50) }),
+  },
+  {
+    name: "host end to end",
+    run: () =>
+      hostLatency({
+        coldTurns: turns("BENCH_HOST_COLD_TURNS", 50),
+        warmTurns: turns("BENCH_HOST_WARM_TURNS", 50),
+      }),
   },
 ];
 

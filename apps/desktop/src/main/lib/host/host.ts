@@ -46,6 +46,8 @@ export interface RunningHost {
   organizationId: string;
   manager: ClaudeSessionManager;
   runners: Map<string, SessionRunner>;
+  /** Whether the sessions shape has shown this session (its messages are picked up from the shape). */
+  follows(sessionId: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -253,6 +255,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     organizationId: me.organizationId,
     manager,
     runners,
+    follows: (sessionId) => pickup.sessions.has(sessionId),
     async stop() {
       if (stopping) return;
       stopping = true;
