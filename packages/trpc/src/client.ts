@@ -1,6 +1,6 @@
 import { createTRPCClient, httpBatchLink, httpLink } from "@trpc/client";
 import superjson from "superjson";
-import { DEVICE_TOKEN_HEADER } from "./queries/devices";
+import { DEVICE_TOKEN_HEADER } from "./constants";
 import type { AppRouter } from "./root";
 
 export type { AppRouter } from "./root";

@@ -2,11 +2,12 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Database } from "@superset/db/client";
 import { chatMessages, chatSessions, type Device, devices } from "@superset/db/schema";
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { DEVICE_TOKEN_HEADER } from "../constants";
 import { ChatError, notFound } from "../errors";
 import { type Actor, currentTxid, type Executor } from "./db";
 
-/** Header that carries a desktop's device credential. */
-export const DEVICE_TOKEN_HEADER = "x-device-token";
+export { DEVICE_TOKEN_HEADER };
+
 const TOKEN_PREFIX = "sdt_";
 
 /** What a device procedure knows about its caller. */
