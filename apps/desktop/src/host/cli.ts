@@ -125,7 +125,8 @@ export function progressPrinter(say: (line: string) => void) {
   const lastPrinted = new Map<string, number>();
   return (p: TurnProgress) => {
     const where = `session ${p.sessionId.slice(0, 8)} turn ${p.turnId.slice(0, 8)}`;
-    const rate = p.elapsedMs > 0 ? (p.outputTokens / (p.elapsedMs / 1000)).toFixed(1) : "0";
+    // Too early for a meaningful rate before a quarter of a second of streaming.
+    const rate = p.streamingMs >= 250 ? (p.outputTokens / (p.streamingMs / 1000)).toFixed(1) : "-";
     if (p.phase === "started") say(`${where}: started`);
     else if (p.phase === "finished") {
       lastPrinted.delete(p.turnId);

@@ -22,6 +22,8 @@ export interface TurnProgress {
   phase: "started" | "streaming" | "finished";
   outputTokens: number;
   elapsedMs: number;
+  /** Time since the first token (0 before it): the rate's denominator, so Claude Code's start-up is left out. */
+  streamingMs: number;
   status?: string;
 }
 
@@ -222,6 +224,7 @@ export class SessionRunner {
       });
       let outputTokens = 0;
       let deltas = 0;
+      let firstTokenAt: number | undefined;
       const unsubscribe = manager.subscribe(this.sessionId, (event: ClaudeSessionEvent) => {
         if (event.turnId !== turnId) return;
         if (event.type === "turn_started") {
@@ -242,6 +245,7 @@ export class SessionRunner {
             phase: "started",
             outputTokens: 0,
             elapsedMs: 0,
+            streamingMs: 0,
           });
           return;
         }
@@ -254,6 +258,7 @@ export class SessionRunner {
           event.event.delta.type === "text_delta"
         ) {
           deltas += 1;
+          firstTokenAt ??= performance.now();
           this.ctx.onProgress?.({
             sessionId: this.sessionId,
             turnId,
@@ -261,6 +266,7 @@ export class SessionRunner {
             // Text deltas stand in for tokens until the model reports its usage.
             outputTokens: Math.max(outputTokens, deltas),
             elapsedMs: performance.now() - started,
+            streamingMs: performance.now() - firstTokenAt,
           });
         }
       });
@@ -287,6 +293,7 @@ export class SessionRunner {
         phase: "finished",
         outputTokens: end.usage.outputTokens,
         elapsedMs: performance.now() - started,
+        streamingMs: firstTokenAt === undefined ? 0 : performance.now() - firstTokenAt,
         status: end.status,
       });
     } finally {
