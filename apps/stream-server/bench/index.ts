@@ -1,20 +1,21 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RawConnection, subscribeRaw } from "./raw-http";
 
 /**
  * Benchmark: this server (memory, file) against the reference @durable-streams/server (memory, file),
  * each in its own process on loopback, driven from this process. Prints one table per server and ratios.
  */
 const appDir = fileURLToPath(new URL("../", import.meta.url));
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 interface Target {
   name: string;
-  base: string;
+  port: number;
+  /** Path prefix of streams, e.g. `/streams`. */
+  prefix: string;
   child: ChildProcess;
 }
 
@@ -52,7 +53,7 @@ async function startOurs(storage: "memory" | "file", dir: string): Promise<Targe
     stdio: ["ignore", "pipe", "pipe"],
   });
   const port = await waitForLine(child, /"port":(\d+)/);
-  return { name: `ours (${storage})`, base: `http://127.0.0.1:${port}/streams`, child };
+  return { name: `ours (${storage})`, port: Number(port), prefix: "/streams", child };
 }
 
 async function startReference(storage: "memory" | "file", dir: string): Promise<Target> {
@@ -62,97 +63,82 @@ async function startReference(storage: "memory" | "file", dir: string): Promise<
     stdio: ["ignore", "pipe", "pipe"],
   });
   const url = await waitForLine(child, /READY (\S+)/);
-  return { name: `reference (${storage})`, base: `${url}/v1/stream`, child };
-}
-
-function request(
-  url: string,
-  method: string,
-  body?: string,
-  headers: Record<string, string> = {},
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+  return { name: `reference (${storage})`, port: Number(new URL(url).port), prefix: "/v1/stream", child };
 }
 
 const PAYLOAD = "x".repeat(256);
+const TEXT = { "content-type": "text/plain" };
+
+async function create(target: Target, path: string): Promise<void> {
+  const connection = await RawConnection.open(target.port);
+  try {
+    const status = await connection.request("PUT", path, "", TEXT);
+    if (status !== 201 && status !== 200) throw new Error(`create failed: ${status}`);
+  } finally {
+    connection.close();
+  }
+}
 
 async function throughput(target: Target): Promise<number> {
-  const url = `${target.base}/tp-${Date.now()}`;
-  await request(url, "PUT", undefined, { "content-type": "text/plain" });
+  const path = `${target.prefix}/tp-${Date.now()}`;
+  await create(target, path);
   const total = 20_000;
   const concurrency = 32;
+  const connections = await Promise.all(
+    Array.from({ length: concurrency }, () => RawConnection.open(target.port)),
+  );
   let sent = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (sent < total) {
-        sent++;
-        const status = await request(url, "POST", PAYLOAD, { "content-type": "text/plain" });
-        if (status >= 300) throw new Error(`append failed: ${status}`);
-      }
-    }),
-  );
-  return total / ((performance.now() - started) / 1000);
-}
-
-interface Subscriber {
-  close(): void;
-}
-
-/** Opens an SSE subscriber; calls onData with the time each message carries when it arrives. */
-function subscribe(url: string, onData: (sentAt: number) => void): Promise<Subscriber> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${url}?offset=now&live=sse`, { agent: false }, (res) => {
-      res.setEncoding("utf8");
-      let buffer = "";
-      res.on("data", (chunk: string) => {
-        buffer += chunk;
-        const end = buffer.lastIndexOf("\n\n");
-        if (end < 0) return;
-        for (const match of buffer.slice(0, end).matchAll(/"t":(\d+\.\d+)/g)) onData(Number(match[1]));
-        buffer = buffer.slice(end + 2);
-      });
-      res.on("error", () => {});
-      resolve({ close: () => req.destroy() });
-    });
-    req.on("error", reject);
-  });
+  try {
+    await Promise.all(
+      connections.map(async (connection) => {
+        while (sent < total) {
+          sent++;
+          const status = await connection.request("POST", path, PAYLOAD, TEXT);
+          if (status >= 300) throw new Error(`append failed: ${status}`);
+        }
+      }),
+    );
+    return total / ((performance.now() - started) / 1000);
+  } finally {
+    for (const connection of connections) connection.close();
+  }
 }
 
 async function latency(target: Target, subscribers: number): Promise<{ p50: number; p99: number }> {
-  const url = `${target.base}/lat-${subscribers}-${Date.now()}`;
-  await request(url, "PUT", undefined, { "content-type": "text/plain" });
+  const path = `${target.prefix}/lat-${subscribers}-${Date.now()}`;
+  await create(target, path);
   const samples: number[] = [];
   let pending = 0;
   let release: () => void = () => {};
-  const subs: Subscriber[] = [];
-  for (let i = 0; i < subscribers; i++) {
-    subs.push(
-      await subscribe(url, (sentAt) => {
-        samples.push(performance.timeOrigin + performance.now() - sentAt);
-        if (--pending === 0) release();
-      }),
-    );
+  const subs: Array<{ close(): void }> = [];
+  const writer = await RawConnection.open(target.port);
+  try {
+    for (let i = 0; i < subscribers; i++) {
+      subs.push(
+        await subscribeRaw(target.port, `${path}?offset=now&live=sse`, (sentAt, now) => {
+          samples.push(now - sentAt);
+          if (--pending === 0) release();
+        }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const rounds = subscribers >= 1000 ? 20 : 50;
+    for (let round = 0; round < rounds; round++) {
+      pending = subscribers;
+      const delivered = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const status = await writer.request("POST", path, `{"t":${performance.now().toFixed(3)}}`, TEXT);
+      if (status >= 300) throw new Error(`append failed: ${status}`);
+      await Promise.race([delivered, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      // Let the machine settle between rounds, so rounds do not overlap.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    writer.close();
+    for (const sub of subs) sub.close();
   }
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const rounds = subscribers >= 1000 ? 20 : 50;
-  for (let round = 0; round < rounds; round++) {
-    pending = subscribers;
-    const delivered = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const t = (performance.timeOrigin + performance.now()).toFixed(3);
-    await request(url, "POST", `{"t":${t}}`, { "content-type": "text/plain" });
-    await Promise.race([delivered, new Promise((resolve) => setTimeout(resolve, 2000))]);
-  }
-  for (const sub of subs) sub.close();
   samples.sort((a, b) => a - b);
   const at = (q: number) =>
     samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? Number.NaN;
@@ -165,27 +151,40 @@ function rssBytes(pid: number): number {
 }
 
 async function idleMemory(target: Target): Promise<number> {
-  const url = `${target.base}/idle-${Date.now()}`;
-  await request(url, "PUT", undefined, { "content-type": "text/plain" });
+  const path = `${target.prefix}/idle-${Date.now()}`;
+  await create(target, path);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const before = rssBytes(target.child.pid as number);
-  const subs: Subscriber[] = [];
-  for (let i = 0; i < 1000; i++) subs.push(await subscribe(url, () => {}));
+  const subs: Array<{ close(): void }> = [];
+  for (let i = 0; i < 1000; i++)
+    subs.push(await subscribeRaw(target.port, `${path}?offset=now&live=sse`, () => {}));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const after = rssBytes(target.child.pid as number);
   for (const sub of subs) sub.close();
   return (after - before) / 1000;
 }
 
+const FAILED = { p50: Number.NaN, p99: Number.NaN };
+
+/** Runs one measurement; a failure is reported and leaves the value n/a, the others still run. */
+async function attempt<T>(target: Target, what: string, run: () => Promise<T>, failed: T): Promise<T> {
+  if (target.child.exitCode !== null || target.child.signalCode !== null) return failed;
+  try {
+    return await run();
+  } catch (error) {
+    process.stderr.write(`${target.name}: ${what} failed: ${(error as Error).message}\n`);
+    return failed;
+  }
+}
+
 async function measure(target: Target) {
-  const result = {
-    throughput: await throughput(target),
-    l1: await latency(target, 1),
-    l100: await latency(target, 100),
-    l1000: await latency(target, 1000),
-    idle: await idleMemory(target),
+  return {
+    throughput: await attempt(target, "throughput", () => throughput(target), Number.NaN),
+    l1: await attempt(target, "latency, 1 subscriber", () => latency(target, 1), FAILED),
+    l100: await attempt(target, "latency, 100 subscribers", () => latency(target, 100), FAILED),
+    l1000: await attempt(target, "latency, 1000 subscribers", () => latency(target, 1000), FAILED),
+    idle: await attempt(target, "idle memory", () => idleMemory(target), Number.NaN),
   };
-  return result;
 }
 
 type Result = Awaited<ReturnType<typeof measure>>;
@@ -205,40 +204,63 @@ function table(name: string, r: Result): string {
   ].join("\n");
 }
 
+/** SIGTERM, then SIGKILL if the server has not exited within `graceMs` (the reference may ignore it under load). */
+function stop(child: ChildProcess, graceMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => {
+      process.stderr.write(`pid ${child.pid} ignored SIGTERM for ${graceMs} ms: SIGKILL\n`);
+      child.kill("SIGKILL");
+    }, graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+const STARTERS = {
+  "ours (memory)": (dir: string) => startOurs("memory", join(dir, "ours-mem")),
+  "reference (memory)": (dir: string) => startReference("memory", join(dir, "ref-mem")),
+  "ours (file)": (dir: string) => startOurs("file", join(dir, "ours-file")),
+  "reference (file)": (dir: string) => startReference("file", join(dir, "ref-file")),
+};
+
 async function main() {
+  // `npm run bench -- memory` runs only the memory servers.
+  const only = process.argv[2];
   const dir = mkdtempSync(join(tmpdir(), "ds-bench-"));
-  const results: Array<{ name: string; result: Result }> = [];
+  const results = new Map<string, Result>();
   try {
-    for (const start of [
-      () => startOurs("memory", join(dir, "ours-mem")),
-      () => startReference("memory", join(dir, "ref-mem")),
-      () => startOurs("file", join(dir, "ours-file")),
-      () => startReference("file", join(dir, "ref-file")),
-    ]) {
-      const target = await start();
+    for (const [name, start] of Object.entries(STARTERS)) {
+      if (only && !name.includes(only)) continue;
+      let target: Target | undefined;
       try {
+        target = await start(dir);
         const result = await measure(target);
-        results.push({ name: target.name, result });
-        process.stdout.write(`${table(target.name, result)}\n\n`);
+        results.set(name, result);
+        process.stdout.write(`${table(name, result)}\n\n`);
+      } catch (error) {
+        process.stderr.write(`${name}: ${(error as Error).message}\n`);
       } finally {
-        target.child.kill("SIGTERM");
+        if (target) await stop(target.child);
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    agent.destroy();
   }
-  const byName = new Map(results.map((r) => [r.name, r.result]));
   process.stdout.write(
     "### ratios ours / reference (throughput: higher is better; latency and memory: lower is better)\n",
   );
   process.stdout.write(
     "| storage | throughput | p99 1 sub | p99 100 subs | p99 1000 subs | memory per subscriber |\n|---|---|---|---|---|---|\n",
   );
+  const missing = { throughput: Number.NaN, l1: FAILED, l100: FAILED, l1000: FAILED, idle: Number.NaN };
   for (const storage of ["memory", "file"]) {
-    const ours = byName.get(`ours (${storage})`);
-    const ref = byName.get(`reference (${storage})`);
-    if (!ours || !ref) continue;
+    if (only && !storage.includes(only)) continue;
+    const ours = results.get(`ours (${storage})`) ?? missing;
+    const ref = results.get(`reference (${storage})`) ?? missing;
     process.stdout.write(
       `| ${storage} | ${fmt(ours.throughput / ref.throughput, 2)} | ${fmt(ours.l1.p99 / ref.l1.p99, 2)} | ${fmt(ours.l100.p99 / ref.l100.p99, 2)} | ${fmt(ours.l1000.p99 / ref.l1000.p99, 2)} | ${fmt(ours.idle / ref.idle, 2)} |\n`,
     );

@@ -1,9 +1,11 @@
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import { createStreamTokenVerifier } from "@superset/stream-tokens";
 import pino, { type Logger } from "pino";
 import type { Env } from "./env";
-import { createApp } from "./http/app";
+import { type AppOptions, createApp } from "./http/app";
+import { createFastPath } from "./http/fast";
 import { createMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
 import { MemoryBeats, type PresenceBeats } from "./presence/beats";
@@ -41,7 +43,7 @@ export async function startServer(
             ? { secret: env.STREAM_AUTH_SECRET }
             : { jwksUrl: env.STREAM_JWKS_URL as string },
         );
-  const app = createApp({
+  const appOptions: AppOptions = {
     engine,
     presence,
     verify,
@@ -57,10 +59,16 @@ export async function startServer(
       webhookTimeoutMs: env.STREAM_WEBHOOK_TIMEOUT_MS,
       sweepMs: env.STREAM_SUBSCRIPTION_SWEEP_MS,
     },
-  });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(s));
-    s.once("error", reject);
+  };
+  const app = createApp(appOptions);
+  // Appends and SSE reads are served on node:http directly; the rest goes through the Hono app.
+  const server = createServer(createFastPath(appOptions, getRequestListener(app.fetch)));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(env.PORT, env.HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const host = env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST;

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { StreamError } from "../protocol/errors";
 
 /** Reads a request body, refusing more than `maxBytes` with 413 before buffering it all. */
@@ -21,6 +22,31 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, total);
 }
 
-function tooLarge(maxBytes: number): StreamError {
+export function tooLarge(maxBytes: number): StreamError {
   return new StreamError(413, "PAYLOAD_TOO_LARGE", `request body exceeds ${maxBytes} bytes`);
+}
+
+/** The same for a Node request: 413 as soon as the declared or received size passes `maxBytes`. */
+export function readNodeBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > maxBytes) {
+        request.off("data", onData);
+        request.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    request.on("data", onData);
+    request.once("end", () =>
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)),
+    );
+    request.once("error", reject);
+  });
 }

@@ -22,7 +22,22 @@ export function parseExpiresAt(value: string | undefined): string | undefined {
   return value;
 }
 
-export function parseProducer(headers: Headers): ProducerHeaders | undefined {
+/** What the handlers read request headers through: a fetch `Headers` or a view of Node's headers. */
+export interface HeaderSource {
+  get(name: string): string | null;
+}
+
+/** Node's request headers (lower-case keys) as a HeaderSource. */
+export function nodeHeaders(headers: Record<string, string | string[] | undefined>): HeaderSource {
+  return {
+    get(name) {
+      const value = headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    },
+  };
+}
+
+export function parseProducer(headers: HeaderSource): ProducerHeaders | undefined {
   const id = headers.get(H.producerId);
   const epoch = headers.get(H.producerEpoch);
   const seq = headers.get(H.producerSeq);

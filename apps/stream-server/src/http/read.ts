@@ -7,6 +7,7 @@ import { isConcreteOffset, minOffset, normalizeOffset } from "../protocol/offset
 import { sseControlEvent, sseDataEvent, sseEncodingFor } from "../protocol/sse";
 import type { StoredMessage, StreamMeta } from "../store/types";
 import type { StreamEngine } from "../streams/engine";
+import type { SseSink } from "../streams/fanout";
 
 /** GET of PROTOCOL.md 5.5 to 5.7: catch-up, long-poll and SSE. */
 export interface ReadSettings {
@@ -181,7 +182,7 @@ export async function streamSse(
     }
     if (disconnected || req.signal.aborted) return;
     const subscription = engine.fanout.join(req.path, {
-      sink: res,
+      sink: responseSink(res),
       position,
       clientCursor: cursor,
       deadline: Date.now() + settings.sseMaxMs,
@@ -197,4 +198,25 @@ export async function streamSse(
     close();
     res.end();
   }
+}
+
+/**
+ * A live SSE response as a fan-out sink. Once the headers are out and nothing waits in the
+ * response's own buffer, the shared pre-framed chunk goes straight to the socket: one write, no
+ * per-subscriber framing or copies. Otherwise (headers still queued) through the response.
+ */
+function responseSink(res: ServerResponse): SseSink {
+  const chunked = (res as { chunkedEncoding?: boolean }).chunkedEncoding === true;
+  return {
+    write(frame) {
+      const socket = res.socket;
+      if (socket && !socket.destroyed && res.headersSent && res.writableLength === socket.writableLength) {
+        socket.write(chunked ? frame.chunk : frame.bytes);
+      } else res.write(frame.bytes);
+    },
+    end: () => res.end(),
+    get backlog() {
+      return res.writableLength;
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { badRequest } from "../protocol/errors";
 import { isConcreteOffset, normalizeOffset } from "../protocol/offset";
 import type { StreamEngine } from "../streams/engine";
 import { readBody } from "./body";
-import { parseExpiresAt, parseProducer, parseSubOffset, parseTtl } from "./headers";
+import { type HeaderSource, parseExpiresAt, parseProducer, parseSubOffset, parseTtl } from "./headers";
 
 /** PUT, POST, HEAD and DELETE of PROTOCOL.md 5.1 to 5.4. */
 export interface WriteContext {
@@ -52,29 +52,39 @@ export async function createStream(ctx: WriteContext): Promise<Response> {
 }
 
 export async function appendToStream(ctx: WriteContext): Promise<Response> {
-  const h = ctx.request.headers;
+  const data = await readBody(ctx.request, ctx.maxBodyBytes);
+  const { status, headers } = await appendCore(ctx.engine, ctx.path, ctx.request.headers, data, ctx.onAppend);
+  return new Response(null, { status, headers });
+}
+
+/** POST (PROTOCOL.md 5.2) once the body is read: the status and headers of the answer. */
+export async function appendCore(
+  engine: StreamEngine,
+  path: string,
+  h: HeaderSource,
+  data: Uint8Array,
+  onAppend?: (bytes: number) => void,
+): Promise<{ status: 200 | 204; headers: Record<string, string> }> {
   const close = h.get(H.closed)?.toLowerCase() === "true";
   const producer = parseProducer(h);
   const seq = h.get(H.seq) ?? undefined;
   const contentType = h.get("content-type") ?? undefined;
-  const data = await readBody(ctx.request, ctx.maxBodyBytes);
   if (data.byteLength === 0 && !close) throw badRequest("empty append body");
   if (data.byteLength > 0 && contentType === undefined) throw badRequest("Content-Type is required");
-  await ctx.engine.get(ctx.path, false);
-  const result = await ctx.engine.append(ctx.path, data, { contentType, seq, producer, close });
-  const headers = new Headers();
+  const result = await engine.append(path, data, { contentType, seq, producer, close });
+  const headers: Record<string, string> = {};
   if (producer) {
-    headers.set(H.producerEpoch, String(producer.epoch));
-    headers.set(H.producerSeq, String(result.kind === "duplicate" ? result.lastSeq : producer.seq));
+    headers[H.producerEpoch] = String(producer.epoch);
+    headers[H.producerSeq] = String(result.kind === "duplicate" ? result.lastSeq : producer.seq);
   }
-  if (result.closed) headers.set(H.closed, "true");
+  if (result.closed) headers[H.closed] = "true";
   if (result.kind === "duplicate") {
-    if (result.closed) headers.set(H.nextOffset, result.offset);
-    return new Response(null, { status: 204, headers });
+    if (result.closed) headers[H.nextOffset] = result.offset;
+    return { status: 204, headers };
   }
-  headers.set(H.nextOffset, result.offset);
-  if (data.byteLength > 0) ctx.onAppend?.(data.byteLength);
-  return new Response(null, { status: producer && data.byteLength > 0 ? 200 : 204, headers });
+  headers[H.nextOffset] = result.offset;
+  if (data.byteLength > 0) onAppend?.(data.byteLength);
+  return { status: producer && data.byteLength > 0 ? 200 : 204, headers };
 }
 
 export async function headStream(ctx: WriteContext): Promise<Response> {

@@ -6,8 +6,13 @@
 const EPOCH_MS = Date.UTC(2024, 9, 9);
 const INTERVAL_MS = 20_000;
 
+/** The interval `now` falls in: the cursor of a client that sent none or an older one. */
+export function cursorInterval(now = Date.now()): number {
+  return Math.floor((now - EPOCH_MS) / INTERVAL_MS);
+}
+
 export function nextCursor(clientCursor: string | undefined, now = Date.now()): string {
-  const current = Math.floor((now - EPOCH_MS) / INTERVAL_MS);
+  const current = cursorInterval(now);
   const client = clientCursor === undefined ? Number.NaN : Number.parseInt(clientCursor, 10);
   if (Number.isNaN(client) || client < current) return String(current);
   const jitterIntervals = 1 + Math.floor(Math.random() * 180);

@@ -1,4 +1,4 @@
-import { nextCursor } from "../protocol/cursor";
+import { cursorInterval, nextCursor } from "../protocol/cursor";
 import { sseControlEvent, sseDataEvent, sseEncodingFor } from "../protocol/sse";
 import { firstAfter } from "../store/memory";
 import type { StoredMessage, StreamMeta } from "../store/types";
@@ -10,11 +10,30 @@ import type { StoredMessage, StreamMeta } from "../store/types";
  * response. Subscribers keep their own position, so one that joined later or behind still gets
  * exactly the messages after its offset. Timers are per server, not per subscriber or message.
  */
+/** Encoded SSE bytes shared by every subscriber they go to; the HTTP/1.1 chunk around them is built once too. */
+export class SseFrame {
+  private framed: Buffer | undefined;
+
+  constructor(readonly bytes: Buffer) {}
+
+  /** The bytes as one chunk of a chunked HTTP/1.1 body. */
+  get chunk(): Buffer {
+    this.framed ??= Buffer.concat([
+      Buffer.from(`${this.bytes.byteLength.toString(16)}\r\n`),
+      this.bytes,
+      CRLF,
+    ]);
+    return this.framed;
+  }
+}
+
+const CRLF = Buffer.from("\r\n");
+
 export interface SseSink {
-  write(chunk: Buffer): boolean;
+  write(frame: SseFrame): void;
   end(): void;
-  /** Bytes queued on the socket: a subscriber that stops reading is cut off past `maxBufferedBytes`. */
-  readonly writableLength: number;
+  /** Bytes queued for the client: a subscriber that stops reading is cut off past `maxBufferedBytes`. */
+  readonly backlog: number;
 }
 
 export interface FanoutSubscription {
@@ -148,17 +167,26 @@ export class Fanout {
   private deliver(channel: Channel, meta: StreamMeta, messages: StoredMessage[]): void {
     const now = this.now();
     const encoding = sseEncodingFor(meta.contentType);
+    const interval = cursorInterval(now);
+    const currentCursor = String(interval);
     const dataEvents: Array<string | undefined> = [];
-    const frames = new Map<string, Buffer>();
-    for (const subscriber of [...channel.subscribers]) {
+    const frames = new Map<string, SseFrame>();
+    // Consecutive subscribers nearly always want the same bytes: skip the map for them.
+    let lastKey = "";
+    let lastFrame: SseFrame | undefined;
+    for (const subscriber of channel.subscribers) {
       const start = firstAfter(messages, subscriber.position);
       const hasData = start < messages.length;
       const end = hasData ? (messages[messages.length - 1] as StoredMessage).offset : subscriber.position;
       const finished = meta.closed && end >= meta.tailOffset;
-      const cursor = nextCursor(subscriber.clientCursor, now);
       if (hasData || subscriber.announce || finished) {
-        const key = `${start}\u0000${cursor}\u0000${hasData ? "" : end}`;
-        let frame = frames.get(key);
+        const client = subscriber.clientCursor;
+        const cursor =
+          client === undefined || !(Number.parseInt(client, 10) >= interval)
+            ? currentCursor
+            : nextCursor(client, now);
+        const key = hasData ? `${start}:${cursor}` : `-${end}:${cursor}`;
+        let frame = key === lastKey ? lastFrame : frames.get(key);
         if (frame === undefined) {
           let text = "";
           for (let i = start; i < messages.length; i++) {
@@ -168,15 +196,17 @@ export class Fanout {
             text += encoded + sseControlEvent(message.offset, meta.tailOffset, meta.closed, cursor);
           }
           if (!hasData) text += sseControlEvent(end, meta.tailOffset, meta.closed, cursor);
-          frame = Buffer.from(text);
+          frame = new SseFrame(Buffer.from(text));
           frames.set(key, frame);
         }
+        lastKey = key;
+        lastFrame = frame;
         subscriber.sink.write(frame);
         subscriber.lastWriteAt = now;
         subscriber.announce = false;
       }
       subscriber.position = end;
-      if (finished || subscriber.sink.writableLength > this.maxBufferedBytes) {
+      if (finished || subscriber.sink.backlog > this.maxBufferedBytes) {
         this.remove(channel, subscriber, true);
       }
     }

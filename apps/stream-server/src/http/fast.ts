@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, H, Q } from "../protocol/constants";
+import { StreamError } from "../protocol/errors";
+import { isControlPath } from "../subscriptions/paths";
+import type { AppOptions } from "./app";
+import { MOUNT, streamPathOf } from "./app";
+import { authenticate, requireRight, rightsFor, storagePath, targetOf } from "./auth";
+import { readNodeBody } from "./body";
+import { nodeHeaders } from "./headers";
+import { type ReadSettings, streamSse } from "./read";
+import { appendCore } from "./write";
+
+/**
+ * The two hot requests served straight on node:http: appends (POST) and SSE reads of a stream.
+ * Behind Hono each cost a web Request, Headers, a body ReadableStream, an AbortSignal and a
+ * middleware chain; here they parse Node's request directly, and throughput about doubles. They
+ * keep the app's rules: same auth, rate limit, path checks, CORS and security headers, metrics,
+ * error answers. Everything else (presence, the `__ds` subscription APIs, other methods and live
+ * modes) goes to the Hono app.
+ */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+const STATIC_HEADERS: Record<string, string> = {
+  "access-control-allow-methods": "GET, POST, PUT, DELETE, HEAD, OPTIONS",
+  "access-control-allow-headers": CORS_ALLOW_HEADERS,
+  "access-control-expose-headers": CORS_EXPOSE_HEADERS,
+  vary: "origin, authorization",
+  "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "cross-origin",
+};
+
+export function createFastPath(options: AppOptions, fallback: NodeListener): NodeListener {
+  const { engine, metrics, logger, verify } = options;
+  const read: ReadSettings = { ...options.read, cacheControl: "no-store" };
+  let requestSeq = 0;
+
+  /** The stream path below the mount point if this request is one of ours, else undefined. */
+  const hotPath = (req: IncomingMessage): { pathname: string; query: string } | undefined => {
+    const url = req.url ?? "";
+    if (!url.startsWith(`${MOUNT}/`)) return undefined;
+    const q = url.indexOf("?");
+    const pathname = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? "" : url.slice(q + 1);
+    if (req.method === "POST") {
+      if (query !== "") return undefined;
+    } else if (req.method !== "GET" || !/(^|&)live=sse(&|$)/.test(query)) return undefined;
+    const below = pathname.slice(MOUNT.length);
+    if (isControlPath(below) || /^\/[^/]+\/presence$/.test(below)) return undefined;
+    return { pathname, query };
+  };
+
+  const headersFor = (req: IncomingMessage, requestId: string): Record<string, string> => {
+    const origin = req.headers.origin;
+    return {
+      ...STATIC_HEADERS,
+      "x-request-id": requestId,
+      "access-control-allow-origin": typeof origin === "string" ? origin : "*",
+    };
+  };
+
+  /** Authorizes like the app's middleware and returns the storage path. */
+  const authorize = async (req: IncomingMessage, pathname: string): Promise<string> => {
+    const path = streamPathOf(pathname);
+    if (!verify) return path;
+    const header = req.headers.authorization;
+    const principal = await authenticate(verify, typeof header === "string" ? header : null);
+    options.rateLimiter?.take(principal.key);
+    const target = targetOf(path);
+    if (!target) throw new StreamError(403, "FORBIDDEN", "token does not cover this path");
+    requireRight(principal, target, rightsFor(req.method as string, target));
+    if (req.headers[H.forkedFrom.toLowerCase()] !== undefined) {
+      throw new StreamError(403, "FORBIDDEN", "forks are not available to session tokens");
+    }
+    return storagePath(principal, path);
+  };
+
+  const fail = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    common: Record<string, string>,
+    error: unknown,
+  ) => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (error instanceof StreamError) {
+      const close = error.status === 413 ? { connection: "close" } : {};
+      res.writeHead(error.status, {
+        ...common,
+        ...error.headers,
+        ...close,
+        "content-type": "text/plain; charset=utf-8",
+      });
+      res.end(error.message);
+      return;
+    }
+    logger.error({ err: error, requestId: common["x-request-id"], method: req.method }, "unhandled error");
+    res.writeHead(500, { ...common, "content-type": "text/plain; charset=utf-8" });
+    res.end("internal error");
+  };
+
+  const append = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {
+    const started = performance.now();
+    const incomingId = req.headers["x-request-id"];
+    const common = headersFor(
+      req,
+      typeof incomingId === "string" ? incomingId : `f${(++requestSeq).toString(36)}`,
+    );
+    let status = 500;
+    try {
+      const path = await authorize(req, pathname);
+      const data = await readNodeBody(req, options.maxBodyBytes);
+      const answer = await appendCore(engine, path, nodeHeaders(req.headers), data, (bytes) => {
+        metrics.appends.inc();
+        metrics.appendBytes.inc(bytes);
+      });
+      status = answer.status;
+      res.writeHead(answer.status, { ...common, ...answer.headers });
+      res.end();
+    } catch (error) {
+      status = error instanceof StreamError ? error.status : 500;
+      fail(req, res, common, error);
+    }
+    metrics.requestDuration.observe(
+      { method: "POST", status: String(status) },
+      (performance.now() - started) / 1000,
+    );
+  };
+
+  const sse = async (req: IncomingMessage, res: ServerResponse, pathname: string, query: string) => {
+    const incomingId = req.headers["x-request-id"];
+    const common = headersFor(
+      req,
+      typeof incomingId === "string" ? incomingId : `f${(++requestSeq).toString(36)}`,
+    );
+    try {
+      const path = await authorize(req, pathname);
+      req.resume();
+      for (const [name, value] of Object.entries(common)) res.setHeader(name, value);
+      const url = new URL(`http://stream${pathname}?${query}`);
+      if (url.searchParams.get(Q.live) !== "sse") throw new StreamError(400, "BAD_REQUEST", "bad live mode");
+      await streamSse(engine, read, { path, url, ifNoneMatch: null, signal: options.shutdown }, res, () => {
+        metrics.liveConnections.inc({ mode: "sse" });
+        return () => metrics.liveConnections.dec({ mode: "sse" });
+      });
+    } catch (error) {
+      fail(req, res, common, error);
+    }
+  };
+
+  return (req, res) => {
+    const hot = hotPath(req);
+    if (!hot) return fallback(req, res);
+    if (req.method === "POST") void append(req, res, hot.pathname);
+    else void sse(req, res, hot.pathname, hot.query);
+  };
+}
