@@ -80,7 +80,12 @@ async function withHistory(
     .filter((m) => m.id !== message.id && m.content.trim() && new Date(m.createdAt).getTime() <= before)
     .slice(0, HISTORY_MESSAGES)
     .reverse();
-  if (earlier.length === 0) return message.content;
+  return historyPrompt(earlier, message.content);
+}
+
+/** The first prompt of a conversation that continues a chat begun elsewhere: the earlier messages, then the new one. */
+export function historyPrompt(earlier: { role: string; content: string }[], content: string): string {
+  if (earlier.length === 0) return content;
   const lines = earlier.map((m) => {
     const text =
       m.content.length > HISTORY_MESSAGE_CHARS
@@ -93,6 +98,6 @@ async function withHistory(
     ...lines,
     "[End of the earlier messages. The new message follows.]",
     "",
-    message.content,
+    content,
   ].join("\n");
 }
