@@ -101,7 +101,11 @@ export class FileBackend extends MemoryBackend {
 
   override async close(): Promise<void> {
     this.closed = true;
-    while (this.flushing || this.queue.length > 0) await this.flush();
+    // Yield to I/O while a flush runs (awaiting flush() then returns at once and would spin).
+    while (this.flushing || this.queue.length > 0) {
+      if (this.flushing) await new Promise((resolve) => setImmediate(resolve));
+      else await this.flush();
+    }
     await this.handle?.close();
     await super.close();
   }

@@ -418,6 +418,7 @@ export class SubscriptionService {
   }
 
   private async run(key: string, effect: Effect): Promise<void> {
+    if (this.stopped) return;
     try {
       if (effect.kind === "deliver") await this.deliver(key, effect.generation);
       else await this.writeWakeEvent(key, effect.generation, effect.stream);
@@ -464,6 +465,7 @@ export class SubscriptionService {
         return { ok: false, status: 0, done: false };
       },
     );
+    if (this.stopped) return;
     await this.mutate(key, async (current) => {
       if (!current || current.generation !== generation || !current.wakeId) return { result: undefined };
       if (!outcome.ok) {
