@@ -58,7 +58,7 @@ describe("subscriptions with the default configuration", () => {
       webhook: { url: "http://127.0.0.1:9/hook" },
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe("WEBHOOK_URL_REJECTED");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("WEBHOOK_URL_REJECTED");
   });
 
   it("answers bad bodies with 400 and writes nothing", async () => {
@@ -93,7 +93,7 @@ describe("subscriptions with the default configuration", () => {
       body: JSON.stringify({ wake_id: "w", generation: 1 }),
     });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe("TOKEN_INVALID");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("TOKEN_INVALID");
   });
 });
 
@@ -158,7 +158,9 @@ describe("subscription state lives in the store", () => {
       server = await startTestServer({ STREAM_STORAGE: "file", STREAM_DATA_DIR: dir.path });
       const res = await fetch(`${server.url}/streams/__ds/subscriptions/keep`);
       expect(res.status).toBe(200);
-      expect((await res.json()).streams).toContainEqual(expect.objectContaining({ path: "jobs/1" }));
+      expect(((await res.json()) as { streams: unknown[] }).streams).toContainEqual(
+        expect.objectContaining({ path: "jobs/1" }),
+      );
       expect(await (await fetch(`${server.url}/streams/__ds/jwks.json`)).json()).toEqual(jwks);
       const claim = await fetch(`${server.url}/streams/__ds/subscriptions/keep/claim`, {
         method: "POST",
@@ -199,7 +201,7 @@ describe("subscription state lives in the store", () => {
         body: JSON.stringify({ worker: "w2" }),
       });
       expect(again.status).toBe(409);
-      expect((await again.json()).error.current_holder).toBe("w1");
+      expect(((await again.json()) as { error: { current_holder: string } }).error.current_holder).toBe("w1");
       expect(await (await fetch(`${a.url}/streams/__ds/jwks.json`)).json()).toEqual(
         await (await fetch(`${b.url}/streams/__ds/jwks.json`)).json(),
       );
