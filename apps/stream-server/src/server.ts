@@ -62,7 +62,7 @@ export async function startServer(
   };
   const app = createApp(appOptions);
   // Appends and SSE reads are served on node:http directly; the rest goes through the Hono app.
-  const server = createServer(createFastPath(appOptions, getRequestListener(app.fetch)));
+  const server = createServer({ noDelay: true }, createFastPath(appOptions, getRequestListener(app.fetch)));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(env.PORT, env.HOST, () => {
