@@ -136,13 +136,9 @@ async function main() {
     const [alice] = DEMO_USERS;
     const host = launch({
       name: "host",
-      command: "npm",
+      ...tsx("apps/desktop/src/host/cli.ts"),
       args: [
-        "run",
-        "host",
-        "-w",
-        "@superset/desktop",
-        "--",
+        ...tsx("apps/desktop/src/host/cli.ts").args,
         "--api",
         apiUrl,
         "--email",
