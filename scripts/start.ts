@@ -147,6 +147,8 @@ async function main() {
         DEMO_PASSWORD,
         "--workspace",
         `${DEMO_WORKSPACE_ID}=${demo.workspaceDir}`,
+        "--device-token-file",
+        path.join(DATA_DIR, "demo-device-token"),
       ],
       env: { ...process.env, SUPERSET_DEVICE_NAME: "Demo desktop (headless host)" },
       foreground: true,

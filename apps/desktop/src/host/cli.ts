@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type FakeAnthropic, startFakeAnthropic } from "@superset/fake-anthropic";
 import pino from "pino";
@@ -16,7 +16,7 @@ import { parseHostEnv, parseWorkspaces } from "./env";
  * Progress goes to stdout as plain lines; logs (pino JSON) go to stderr.
  */
 const USAGE = `usage: host [--api URL] (--bearer TOKEN | --email E --password P) --workspace id=/path [...]
-  [--device-token T] [--device-name N] [--shape-url URL] [--stream-url URL]
+  [--device-token T | --device-token-file F] [--device-name N] [--shape-url URL] [--stream-url URL]
   [--model-base-url URL] [--demo]`;
 
 async function main(): Promise<void> {
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
       password: { type: "string" },
       workspace: { type: "string", multiple: true },
       "device-token": { type: "string" },
+      "device-token-file": { type: "string" },
       "device-name": { type: "string" },
       "shape-url": { type: "string" },
       "stream-url": { type: "string" },
@@ -82,21 +83,46 @@ async function main(): Promise<void> {
     extra: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
   });
 
-  const host: RunningHost = await startHost({
-    apiUrl,
-    bearer,
-    workspaces,
-    deviceToken: values["device-token"] ?? env.SUPERSET_DEVICE_TOKEN,
-    deviceName: values["device-name"] ?? env.SUPERSET_DEVICE_NAME,
-    claudeEnv,
-    shapeUrl: values["shape-url"] ?? env.SUPERSET_SHAPE_URL,
-    streamUrl: values["stream-url"] ?? env.SUPERSET_STREAM_URL,
-    leaseMs: env.SUPERSET_LEASE_MS,
-    pollMs: env.SUPERSET_POLL_MS,
-    approvalTimeoutMs: env.SUPERSET_APPROVAL_TIMEOUT_MS,
-    logger,
-    onProgress: progressPrinter(say),
-  });
+  // A device token kept in a file makes a restarted host the same device instead of registering a new one.
+  const tokenFile = values["device-token-file"] ?? env.SUPERSET_DEVICE_TOKEN_FILE;
+  const storedToken = tokenFile && existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined;
+  const start = (deviceToken: string | undefined) =>
+    startHost({
+      apiUrl,
+      bearer,
+      workspaces,
+      deviceToken,
+      deviceName: values["device-name"] ?? env.SUPERSET_DEVICE_NAME,
+      claudeEnv,
+      shapeUrl: values["shape-url"] ?? env.SUPERSET_SHAPE_URL,
+      streamUrl: values["stream-url"] ?? env.SUPERSET_STREAM_URL,
+      leaseMs: env.SUPERSET_LEASE_MS,
+      pollMs: env.SUPERSET_POLL_MS,
+      approvalTimeoutMs: env.SUPERSET_APPROVAL_TIMEOUT_MS,
+      logger,
+      onProgress: progressPrinter(say),
+    });
+  const explicitToken = values["device-token"] ?? env.SUPERSET_DEVICE_TOKEN;
+  let host: RunningHost;
+  if (!explicitToken && storedToken && tokenFile) {
+    try {
+      host = await start(storedToken);
+    } catch (error) {
+      // A revoked or unknown device: register a new one rather than refuse to start.
+      if (!isRefusedCredential(error)) throw error;
+      say(
+        `stored device token refused (${error instanceof Error ? error.message : error}); registering anew`,
+      );
+      rmSync(tokenFile, { force: true });
+      host = await start(undefined);
+    }
+  } else {
+    host = await start(explicitToken);
+  }
+  if (tokenFile && host.deviceToken !== storedToken) {
+    mkdirSync(dirname(tokenFile), { recursive: true });
+    writeFileSync(tokenFile, `${host.deviceToken}\n`, { mode: 0o600 });
+  }
   say(
     `host ready: device ${host.deviceId}, workspaces ${Object.entries(workspaces)
       .map(([id, path]) => `${id}=${path}`)
@@ -118,6 +144,11 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+function isRefusedCredential(error: unknown): boolean {
+  const code = (error as { data?: { code?: string } } | null)?.data?.code;
+  return code === "UNAUTHORIZED" || code === "FORBIDDEN" || code === "NOT_FOUND";
 }
 
 /** One line when a turn starts, one per second while it streams, one when it ends. */

@@ -7,6 +7,8 @@ const schema = z.object({
   SUPERSET_EMAIL: z.string().email("SUPERSET_EMAIL must be an email address").optional(),
   SUPERSET_PASSWORD: z.string().min(1).optional(),
   SUPERSET_DEVICE_TOKEN: z.string().min(1).optional(),
+  /** A file that keeps the device token between runs (written with mode 600 after registering). */
+  SUPERSET_DEVICE_TOKEN_FILE: z.string().min(1).optional(),
   SUPERSET_DEVICE_NAME: z.string().min(1).max(200).optional(),
   /** `id=path` pairs separated by commas. */
   SUPERSET_WORKSPACES: z.string().optional(),
