@@ -66,6 +66,16 @@ async function startReference(storage: "memory" | "file", dir: string): Promise<
   return { name: `reference (${storage})`, port: Number(new URL(url).port), prefix: "/v1/stream", child };
 }
 
+async function startFloor(): Promise<Target> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/floor.ts"], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const url = await waitForLine(child, /READY (\S+)/);
+  return { name: "floor", port: Number(new URL(url).port), prefix: "/floor", child };
+}
+
 const PAYLOAD = "x".repeat(256);
 const TEXT = { "content-type": "text/plain" };
 
@@ -225,7 +235,10 @@ function stop(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
+const FLOOR = "floor (memory; bare node:http, no protocol)";
+
 const STARTERS = {
+  [FLOOR]: () => startFloor(),
   "ours (memory)": (dir: string) => startOurs("memory", join(dir, "ours-mem")),
   "reference (memory)": (dir: string) => startReference("memory", join(dir, "ref-mem")),
   "ours (file)": (dir: string) => startOurs("file", join(dir, "ours-file")),
@@ -266,10 +279,16 @@ async function main() {
     if (only && !storage.includes(only)) continue;
     const ours = results.get(`ours (${storage})`) ?? missing;
     const ref = results.get(`reference (${storage})`) ?? missing;
-    process.stdout.write(
-      `| ${storage} | ${fmt(ours.throughput / ref.throughput, 2)} | ${fmt(ours.l1.p99 / ref.l1.p99, 2)} | ${fmt(ours.l100.p99 / ref.l100.p99, 2)} | ${fmt(ours.l1000.p99 / ref.l1000.p99, 2)} | ${fmt(ours.idle / ref.idle, 2)} |\n`,
-    );
+    process.stdout.write(ratioRow(storage, ours, ref));
   }
+  if (!only || FLOOR.includes(only)) {
+    const ours = results.get("ours (memory)") ?? missing;
+    process.stdout.write(ratioRow("memory, ours / floor", ours, results.get(FLOOR) ?? missing));
+  }
+}
+
+function ratioRow(label: string, ours: Result, other: Result): string {
+  return `| ${label} | ${fmt(ours.throughput / other.throughput, 2)} | ${fmt(ours.l1.p99 / other.l1.p99, 2)} | ${fmt(ours.l100.p99 / other.l100.p99, 2)} | ${fmt(ours.l1000.p99 / other.l1000.p99, 2)} | ${fmt(ours.idle / other.idle, 2)} |\n`;
 }
 
 main().then(

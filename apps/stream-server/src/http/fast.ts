@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, H, Q } from "../protocol/constants";
+import { CORS_EXPOSE_HEADERS, H, Q } from "../protocol/constants";
 import { StreamError } from "../protocol/errors";
 import { isControlPath } from "../subscriptions/paths";
 import type { AppOptions } from "./app";
@@ -20,9 +20,11 @@ import { appendCore } from "./write";
  */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/**
+ * Access-Control-Allow-Methods and -Headers only count on preflight answers (OPTIONS, served by the
+ * app); leaving them off these answers halves their header bytes, which measurably raises throughput.
+ */
 const STATIC_HEADERS: Record<string, string> = {
-  "access-control-allow-methods": "GET, POST, PUT, DELETE, HEAD, OPTIONS",
-  "access-control-allow-headers": CORS_ALLOW_HEADERS,
   "access-control-expose-headers": CORS_EXPOSE_HEADERS,
   vary: "origin, authorization",
   "x-content-type-options": "nosniff",
