@@ -69,15 +69,17 @@ function tokenize(input: string): Token[] {
       continue;
     }
     const pos = i;
-    if (c === "'") {
+    if (c === "'" || c === '"') {
+      // A quoted string or identifier; the quote character doubled stands for itself.
+      const what = c === "'" ? "string" : "identifier";
       let value = "";
       i++;
       for (;;) {
         if (i >= input.length)
-          throw badRequest(`unterminated string starting at position ${pos + 1}`, "invalid_where");
-        if (input[i] === "'") {
-          if (input[i + 1] === "'") {
-            value += "'";
+          throw badRequest(`unterminated ${what} starting at position ${pos + 1}`, "invalid_where");
+        if (input[i] === c) {
+          if (input[i + 1] === c) {
+            value += c;
             i += 2;
             continue;
           }
@@ -87,26 +89,7 @@ function tokenize(input: string): Token[] {
         value += input[i];
         i++;
       }
-      tokens.push({ k: "str", v: value, pos });
-    } else if (c === '"') {
-      let value = "";
-      i++;
-      for (;;) {
-        if (i >= input.length)
-          throw badRequest(`unterminated identifier starting at position ${pos + 1}`, "invalid_where");
-        if (input[i] === '"') {
-          if (input[i + 1] === '"') {
-            value += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        value += input[i];
-        i++;
-      }
-      tokens.push({ k: "ident", v: value, quoted: true, pos });
+      tokens.push(c === "'" ? { k: "str", v: value, pos } : { k: "ident", v: value, quoted: true, pos });
     } else if (/[A-Za-z_]/.test(c)) {
       const match = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(input.slice(i));
       const word = match?.[0] ?? c;
