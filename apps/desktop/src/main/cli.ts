@@ -4,10 +4,9 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadDesktopEnv } from "../env";
-import { ApprovalBroker } from "./lib/claude/approvals";
 import { createClaudeBackend } from "./lib/claude/backend";
 import { createLogger } from "./lib/claude/logger";
-import { ClaudeSessionManager } from "./lib/claude/session-manager";
+import { createDesktopSessions } from "./sessions";
 
 // A terminal chat over the session manager, without Electron: `npm start -w @superset/desktop [-- "prompt"]`.
 // Logs go to stderr (pino JSON); the conversation goes to stdout.
@@ -32,17 +31,7 @@ if (backend.demo) {
   );
 }
 
-const approvals = new ApprovalBroker();
-const sessions = new ClaudeSessionManager({
-  env: backend.env,
-  executablePath: backend.executablePath,
-  model: env.CLAUDE_MODEL,
-  logger,
-  requestApproval: approvals.request,
-  approvalTimeoutMs: env.CLAUDE_APPROVAL_TIMEOUT_MS,
-  idleTimeoutMs: env.CLAUDE_IDLE_TIMEOUT_MS,
-  maxProcesses: env.CLAUDE_MAX_PROCESSES,
-});
+const { approvals, sessions } = createDesktopSessions(env, backend, logger);
 const sessionId = randomUUID();
 sessions.startSession({ sessionId, cwd: resolve(values.cwd) });
 

@@ -2,11 +2,10 @@ import { join } from "node:path";
 import { app, BrowserWindow } from "electron";
 import { createIPCHandler } from "trpc-electron/main";
 import { loadDesktopEnv } from "../env";
-import { ApprovalBroker } from "./lib/claude/approvals";
 import { createClaudeBackend } from "./lib/claude/backend";
 import { createLogger } from "./lib/claude/logger";
-import { ClaudeSessionManager } from "./lib/claude/session-manager";
 import { appRouter } from "./lib/trpc/routers";
+import { createDesktopSessions } from "./sessions";
 
 // Electron wiring only: everything it starts is plain Node code, tested without Electron.
 
@@ -20,17 +19,7 @@ async function main(): Promise<void> {
     location: { isPackaged: app.isPackaged, appPath: app.getAppPath(), resourcesPath: process.resourcesPath },
     logger,
   });
-  const approvals = new ApprovalBroker();
-  const sessions = new ClaudeSessionManager({
-    env: backend.env,
-    executablePath: backend.executablePath,
-    model: env.CLAUDE_MODEL,
-    logger,
-    requestApproval: approvals.request,
-    approvalTimeoutMs: env.CLAUDE_APPROVAL_TIMEOUT_MS,
-    idleTimeoutMs: env.CLAUDE_IDLE_TIMEOUT_MS,
-    maxProcesses: env.CLAUDE_MAX_PROCESSES,
-  });
+  const { approvals, sessions } = createDesktopSessions(env, backend, logger);
 
   const window = new BrowserWindow({
     width: 1200,
