@@ -19,6 +19,11 @@ const schema = z
       ),
     STREAM_AUTH_SECRET: z.string().min(32, "STREAM_AUTH_SECRET must be at least 32 characters").optional(),
     DURABLE_STREAM_URL: z.string().url().default("http://localhost:8080"),
+    /** Where the API itself reaches the stream server (the sweeper appends turn ends); DURABLE_STREAM_URL if unset. */
+    DURABLE_STREAM_INTERNAL_URL: z
+      .string()
+      .url("DURABLE_STREAM_INTERNAL_URL must be an http(s) URL")
+      .optional(),
     ELECTRIC_URL: z.string().url().default("http://localhost:3002"),
     ELECTRIC_SECRET: z.string().optional(),
     CLAIM_LEASE_MS: z.coerce
@@ -57,6 +62,7 @@ const schema = z
       ...env,
       BETTER_AUTH_SECRET: env.BETTER_AUTH_SECRET ?? DEV_SECRET,
       STREAM_AUTH_SECRET: env.STREAM_AUTH_SECRET ?? `${DEV_SECRET}-stream`,
+      DURABLE_STREAM_INTERNAL_URL: env.DURABLE_STREAM_INTERNAL_URL ?? env.DURABLE_STREAM_URL,
     };
   });
 

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSweeper } from "~/lib/sweeper";
-import { signIn, signUp, startTestApi, type TestApi } from "./support/server";
+import { STREAM_SECRET, signIn, signUp, startTestApi, type TestApi } from "./support/server";
 
 let api: TestApi;
 
@@ -37,6 +37,8 @@ describe("lease sweeper", () => {
       maxClaims: 2,
       intervalMs: 3_600_000,
       logger: pino({ level: "silent" }),
+      // Nothing listens on port 9: no turn end is marked before the last check below.
+      stream: { url: "http://127.0.0.1:9", authSecret: STREAM_SECRET },
     });
     try {
       const lapse = () =>

@@ -395,6 +395,8 @@ describe("host killed mid-turn", () => {
       expect(failed.claimCount).toBe(2);
       expect(failed.error).toMatch(/lease expired 2 times/);
       expect(await answersTo(message.id)).toHaveLength(0);
+      // Nobody holds a claim on a failed message: the API's sweeper writes the turn's end itself.
+      await reader.until(saved(message.id));
 
       // Not stuck: the next message of the session runs on a host that comes along.
       next = await startTestHost(stack, fake, ann, workspaceId);
@@ -408,9 +410,18 @@ describe("host killed mid-turn", () => {
         messageStatus: "done",
       });
       const turn = ofTurn(reader.events, message.id);
-      expect(turn.filter((e) => e.type === "turn_error")).toMatchObject([{ abandoned: { attempt: 1 } }]);
-      // Nobody holds a claim on a failed message, so nobody may append its end: clients read the row.
-      expect(turn.some((e) => e.type === "turn_saved" || e.type === "turn_done")).toBe(false);
+      expect(turn.filter((e) => e.type === "turn_error")).toMatchObject([
+        { abandoned: { attempt: 1 } },
+        { status: "error", reason: failed.error, leaseExpired: true, writtenBy: "api" },
+      ]);
+      // The stream of that turn ends with the API's turn_error then turn_saved(failed), each stored once.
+      expect(turn.slice(-2)).toMatchObject([
+        { type: "turn_error", leaseExpired: true },
+        { type: "turn_saved", messageStatus: "failed", assistantMessageId: null },
+      ]);
+      expect(turn.filter((e) => e.type === "turn_saved")).toHaveLength(1);
+      expect(turn.some((e) => e.type === "turn_done")).toBe(false);
+      expect((await messageRow(message.id))?.streamEndPendingAt).toBeNull();
     } finally {
       for (const host of hosts) await host.kill();
       killOrphanedClaude(sandbox.configDir);

@@ -105,6 +105,12 @@ export const chatMessages = pgTable(
       onDelete: "set null",
     }),
     completedAt: timestamp("completed_at", { withTimezone: true }),
+    /**
+     * Set when the lease sweep ended the turn (failed or interrupted) with nobody
+     * left to write its end on the durable stream; the API's sweeper appends the
+     * end events, then clears it (an outbox of one row per turn).
+     */
+    streamEndPendingAt: timestamp("stream_end_pending_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -125,6 +131,10 @@ export const chatMessages = pgTable(
     index("chat_messages_open_idx")
       .on(t.organizationId, t.status, t.createdAt)
       .where(sql`${t.role} = 'user' and ${t.status} in ('pending', 'claimed')`),
+    // The sweeper's outbox of turn ends still to write on the stream.
+    index("chat_messages_stream_end_pending_idx")
+      .on(t.streamEndPendingAt)
+      .where(sql`${t.streamEndPendingAt} is not null`),
     check("chat_messages_role_check", sql`${t.role} in (${inList(MESSAGE_ROLES)})`),
     check("chat_messages_status_check", sql`${t.status} in (${inList(MESSAGE_STATUSES)})`),
     check(

@@ -42,6 +42,10 @@ export async function expireLeases(db: Executor, options: { maxClaims: number })
       completedAt: sql`case
         when ${chatMessages.interruptRequestedAt} is not null or ${chatMessages.claimCount} >= ${options.maxClaims}
         then now() else ${chatMessages.completedAt} end`,
+      // The turn ends here and nobody holds append rights: the API's sweeper writes its end on the stream.
+      streamEndPendingAt: sql`case
+        when ${chatMessages.interruptRequestedAt} is not null or ${chatMessages.claimCount} >= ${options.maxClaims}
+        then now() else ${chatMessages.streamEndPendingAt} end`,
       leaseExpiresAt: null,
     })
     // role = 'user' lets the planner use the partial index of open user messages.

@@ -1,0 +1,2 @@
+ALTER TABLE "chat_messages" ADD COLUMN "stream_end_pending_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "chat_messages_stream_end_pending_idx" ON "chat_messages" USING btree ("stream_end_pending_at") WHERE "chat_messages"."stream_end_pending_at" is not null;
