@@ -6,6 +6,7 @@ import { createApiClient } from "@superset/trpc/client";
 import { eq, sql } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseApiEnv } from "~/env";
 import { startSweeper } from "~/lib/sweeper";
 import { STREAM_SECRET, signIn, signUp, startTestApi, type TestApi } from "./support/server";
 
@@ -221,5 +222,24 @@ describe("turn ends written by the sweeper", () => {
     } finally {
       sweeper.stop();
     }
+  });
+});
+
+describe("the sweeper's stream server URL", () => {
+  const base = { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/db" };
+  it("is DURABLE_STREAM_INTERNAL_URL, else DURABLE_STREAM_URL", () => {
+    expect(
+      parseApiEnv({ ...base, DURABLE_STREAM_URL: "http://public:8080" }).DURABLE_STREAM_INTERNAL_URL,
+    ).toBe("http://public:8080");
+    expect(
+      parseApiEnv({
+        ...base,
+        DURABLE_STREAM_URL: "http://public:8080",
+        DURABLE_STREAM_INTERNAL_URL: "http://stream.internal:8080",
+      }).DURABLE_STREAM_INTERNAL_URL,
+    ).toBe("http://stream.internal:8080");
+    expect(() => parseApiEnv({ ...base, DURABLE_STREAM_INTERNAL_URL: "not a url" })).toThrow(
+      /DURABLE_STREAM_INTERNAL_URL/,
+    );
   });
 });

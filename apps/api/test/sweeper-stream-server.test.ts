@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { chatMessages } from "@superset/db/schema";
+import { mintStreamToken } from "@superset/stream-tokens";
+import { createApiClient } from "@superset/trpc/client";
+import { eq, sql } from "drizzle-orm";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSweeper } from "~/lib/sweeper";
+import { STREAM_SECRET, signIn, signUp, startTestApi, type TestApi } from "./support/server";
+
+/** The real stream server (apps/stream-server) as a child process on loopback, memory storage. */
+let api: TestApi;
+let streamServer: ChildProcess | undefined;
+let streamUrl: string;
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (!address || typeof address === "string") throw new Error("no free port");
+  return address.port;
+}
+
+beforeAll(async () => {
+  api = await startTestApi({ maxClaims: 1 });
+  const port = await freePort();
+  const root = join(import.meta.dirname, "../../..");
+  let output = "";
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/stream-server/src/index.ts")], {
+    cwd: root,
+    env: {
+      NODE_ENV: "test",
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      STREAM_STORAGE: "memory",
+      STREAM_AUTH_SECRET: STREAM_SECRET,
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  streamServer = child;
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  streamUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 45_000;
+  while (
+    !(await fetch(`${streamUrl}/health`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (child.exitCode !== null) throw new Error(`stream server exited:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`stream server did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+afterAll(async () => {
+  const child = streamServer;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill("SIGTERM");
+    });
+  }
+  await api?.close();
+});
+
+describe("turn ends on the real stream server", () => {
+  it("appends the end once, even when a crash left the mark after the append", async () => {
+    await signUp(api.url, "Rae", "rae@example.com");
+    const { bearer } = await signIn(api.url, "rae@example.com");
+    const user = createApiClient({ url: api.url, bearer });
+    const { deviceToken } = await user.device.register.mutate({ name: "D", workspaceIds: ["ws"] });
+    const desktop = createApiClient({ url: api.url, deviceToken });
+    const session = await user.chat.createSession.mutate({ workspaceId: "ws" });
+    const message = await user.chat.sendMessage.mutate({ sessionId: session.id, content: "x" });
+    await desktop.device.claimNext.mutate({});
+
+    const token = async (rights: ("read" | "append")[]) =>
+      (
+        await mintStreamToken(
+          {
+            userId: message.createdById,
+            organizationId: session.organizationId,
+            sessionId: session.id,
+            rights,
+          },
+          { secret: STREAM_SECRET },
+        )
+      ).token;
+    const url = `${streamUrl}/streams/${session.id}`;
+    // The host created the stream on its claim.
+    const created = await fetch(url, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${await token(["append"])}`, "content-type": "application/json" },
+    });
+    expect(created.status).toBe(201);
+    const read = async () => {
+      const response = await fetch(`${url}?offset=-1`, {
+        headers: { authorization: `Bearer ${await token(["read"])}` },
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as Record<string, unknown>[];
+    };
+
+    await api.db
+      .update(chatMessages)
+      .set({ leaseExpiresAt: sql`now() - interval '1 second'` })
+      .where(eq(chatMessages.id, message.id));
+    const sweeper = startSweeper({
+      db: api.db,
+      maxClaims: 1,
+      intervalMs: 3_600_000,
+      logger: pino({ level: "silent" }),
+      stream: { url: streamUrl, authSecret: STREAM_SECRET },
+    });
+    try {
+      await sweeper.sweep();
+      const events = await read();
+      expect(events).toMatchObject([
+        {
+          type: "turn_error",
+          turnId: message.id,
+          reason: "No desktop finished this turn: its lease expired 1 times",
+          leaseExpired: true,
+        },
+        { type: "turn_saved", turnId: message.id, messageStatus: "failed" },
+      ]);
+
+      // As if the API crashed between the append and clearing the mark: the retry is a duplicate.
+      await api.db
+        .update(chatMessages)
+        .set({ streamEndPendingAt: sql`now()` })
+        .where(eq(chatMessages.id, message.id));
+      await sweeper.sweep();
+      const [row] = await api.db.select().from(chatMessages).where(eq(chatMessages.id, message.id));
+      expect(row?.streamEndPendingAt).toBeNull();
+      expect(await read()).toHaveLength(2);
+    } finally {
+      sweeper.stop();
+    }
+  });
+});
