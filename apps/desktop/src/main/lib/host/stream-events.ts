@@ -51,13 +51,22 @@ export type HostStreamEvent =
       messageStatus: "done" | "interrupted" | "failed";
       /** The stored assistant message (present when messageStatus is done). */
       assistantMessageId: string | null;
-    })
+    } & WrittenByApi)
   | (Base & { type: "turn_error" } & TurnSummary & {
         status: "error";
         reason: string;
         /** Set on the error event a host writes for an earlier attempt whose host stopped mid-turn. */
         abandoned?: { attempt: number };
-      });
+      } & WrittenByApi);
+
+/**
+ * Present on the end events the API's lease sweep writes for a turn that ended by lease expiry
+ * (failed or interrupted) while no desktop held it: see docs/stream-events.md.
+ */
+interface WrittenByApi {
+  leaseExpired?: true;
+  writtenBy?: "api";
+}
 
 export type StreamEvent = ManagerEvent | HostStreamEvent;
 
