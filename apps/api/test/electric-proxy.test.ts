@@ -345,6 +345,66 @@ describe("Electric proxy", () => {
     const fresh = await shape(bob.bearer, { table: "chat_sessions" });
     expect(fresh.rows.map((r) => r.id)).toEqual([bobSession]);
   });
+  it("shows a user their own new participation row, and still nothing of sessions they are not in", async () => {
+    const dan = await signUp("Dan");
+    await sql("insert into members (organization_id, user_id, role) values ($1, $2, 'member')", [
+      ann.organizationId,
+      dan.id,
+    ]);
+    await auth.api.setActiveOrganization({
+      headers: dan.bearer,
+      body: { organizationId: ann.organizationId },
+    });
+    const before = await shape(dan.bearer, { table: "chat_participants" });
+    expect(before.res.status).toBe(200);
+    expect(before.rows).toEqual([]);
+    // A live request waiting on the shape Dan had before joining is ended by his new participation row
+    // (before, it waited for the long-poll timeout: the new session was not in its scope). If the request
+    // reaches the proxy only after the join, the scope has changed and it is sent to refetch (409): try again.
+    let joined = "";
+    let woken: Row[] = [];
+    for (let attempt = 0; attempt < 5 && woken.length === 0; attempt++) {
+      const current = await shape(dan.bearer, { table: "chat_participants" });
+      const live = shape(dan.bearer, {
+        table: "chat_participants",
+        live: "true",
+        handle: current.res.headers.get("electric-handle") as string,
+        offset: current.res.headers.get("electric-offset") as string,
+      });
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      joined = await newSession(ann, `Dan joins ${attempt}`, [ann, dan]);
+      const result = await live;
+      if (result.res.status === 409) continue;
+      expect(result.res.status).toBe(200);
+      woken = result.rows;
+    }
+    expect(woken.map((r) => `${r.session_id} ${r.user_id}`)).toEqual([`${joined} ${dan.id}`]);
+    // Dan sees the sessions' participants (his own rows included)...
+    const after = await shape(dan.bearer, { table: "chat_participants" });
+    expect(
+      after.rows
+        .filter((r) => r.session_id === joined)
+        .map((r) => r.user_id)
+        .sort(),
+    ).toEqual([ann.id, dan.id].sort());
+    // ...and his own rows alone through a client where, but nothing of sessions he is not in.
+    const own = await shape(dan.bearer, { table: "chat_participants", where: `user_id = '${dan.id}'` });
+    expect(own.rows.map((r) => r.session_id)).toContain(joined);
+    expect(own.rows.every((r) => r.user_id === dan.id)).toBe(true);
+    const others = await shape(dan.bearer, {
+      table: "chat_participants",
+      where: "session_id IN ($1, $2)",
+      "params[1]": annSession,
+      "params[2]": sharedSession,
+    });
+    expect(others.rows).toEqual([]);
+    // Someone else's participation never shows, even asked for by user id.
+    const cleos = await shape(dan.bearer, { table: "chat_participants", where: `user_id = '${cleo.id}'` });
+    expect(cleos.rows).toEqual([]);
+    // Bob, of organization B, sees only participation rows of B, none of A (Dan's or anyone's).
+    const bobs = await shape(bob.bearer, { table: "chat_participants" });
+    expect(bobs.rows.filter((r) => r.organization_id !== bob.organizationId)).toEqual([]);
+  });
 });
 
 async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -61,6 +61,7 @@ async function participatingSessions(db: Database, viewer: Viewer): Promise<stri
  * organization, and for chat tables only the sessions the viewer takes part in.
  * Session ids are listed as parameters (the Shape API has no subqueries), so
  * joining or leaving a session changes the shape and its clients refetch.
+ * `chat_participants` also shows the viewer's own rows (of the organization).
  */
 export async function scopeFor(db: Database, table: SyncedTable, viewer: Viewer): Promise<Scope> {
   if (table === "repositories" || table === "devices") {
@@ -68,6 +69,20 @@ export async function scopeFor(db: Database, table: SyncedTable, viewer: Viewer)
   }
   const sessions = await participatingSessions(db, viewer);
   const column = table === "chat_sessions" ? "id" : "session_id";
+  if (table === "chat_participants") {
+    // A user always sees their own participation rows, so a client following them learns at once
+    // that it joined a session (whose id is not yet in the scope's list).
+    if (sessions.length === 0)
+      return {
+        where: "organization_id = $1 AND user_id = $2",
+        values: [viewer.organizationId, viewer.userId],
+      };
+    const list = sessions.map((_, i) => `$${i + 3}`).join(", ");
+    return {
+      where: `organization_id = $1 AND (user_id = $2 OR session_id IN (${list}))`,
+      values: [viewer.organizationId, viewer.userId, ...sessions],
+    };
+  }
   if (sessions.length === 0)
     return { where: "organization_id = $1 AND false", values: [viewer.organizationId] };
   const list = sessions.map((_, i) => `$${i + 2}`).join(", ");
