@@ -4,6 +4,7 @@ import { type Row, Shape, ShapeStream } from "@electric-sql/client";
 import { chatMessages } from "@superset/db/schema";
 import { type FakeAnthropic, lastUserText } from "@superset/fake-anthropic";
 import { and, eq } from "drizzle-orm";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamEvent } from "../../src/main/lib/host/stream-events";
 import { makeSandbox } from "../support/harness";
@@ -128,6 +129,43 @@ describe("one message end to end", () => {
     });
     expect(rows.map((r) => r.id)).toEqual([answer?.id]);
     expect(rows[0]?.content).toBe(text);
+  });
+});
+
+describe("a new session", () => {
+  it("an idle host picks up the first message of a session created after it started, through its participation shape", async () => {
+    const workspaceId = "ws-new-session";
+    const logs: { msg?: string; sessions?: string[] }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    // No fallback poll in the test's lifetime: only a shape can bring the message to this host.
+    const idle = await startTestHost(stack, fake, ann, workspaceId, { pollMs: 600_000, logger });
+    try {
+      expect(logs.some((l) => l.msg === "host started")).toBe(true);
+      const session = await newSession("Brand new", workspaceId);
+      const reader = readerFor(ann, session.id);
+      reader.start();
+      const message = await ann.client.chat.sendMessage.mutate({
+        sessionId: session.id,
+        content: "first words",
+      });
+      await reader.until(saved(message.id));
+      reader.stop();
+      expect(reader.events.find((e) => e.type === "turn_started" && e.turnId === message.id)).toMatchObject({
+        deviceId: idle.host.deviceId,
+      });
+      expect(reader.events.find((e) => e.type === "turn_saved" && e.turnId === message.id)).toMatchObject({
+        messageStatus: "done",
+      });
+      // The host learnt of the new session from its own participation row and refreshed its chat shapes.
+      expect(
+        logs.some(
+          (l) => l.msg === "joined a session: refreshing the chat shapes" && l.sessions?.includes(session.id),
+        ),
+      ).toBe(true);
+      expect(idle.host.follows(session.id)).toBe(true);
+    } finally {
+      await idle.stop();
+    }
   });
 });
 

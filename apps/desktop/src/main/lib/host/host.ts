@@ -213,6 +213,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const pickup = new Pickup(
     electric,
     deviceId,
+    me.user.id,
     {
       onWork: findWork,
       onInterrupt: (messageId) => {

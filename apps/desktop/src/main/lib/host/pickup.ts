@@ -7,6 +7,11 @@ import type { Logger } from "pino";
  * answers to its own permission requests. The proxy authenticates the bearer
  * and ANDs every where clause with the organization and participation scope;
  * the host never talks to the sync service itself (it holds no shape secret).
+ * It also follows its user's own participation rows: the proxy lists the
+ * user's sessions in the scope of the chat shapes, so a live request made
+ * before the user joined a session never sees that session's rows; when a
+ * participation row of a new session arrives, the session and message shapes
+ * are refreshed at once (the proxy then sends them to refetch with the new scope).
  * Rows arrive as the shape's values (snake_case columns, Postgres text parsed
  * by column type).
  */
@@ -35,6 +40,11 @@ export interface SessionRow {
   archived_at: string | null;
 }
 
+export interface ParticipationRow {
+  id: string;
+  session_id: string;
+}
+
 export interface ApprovalRow {
   id: string;
   status: string;
@@ -58,18 +68,34 @@ export class Pickup {
   private readonly controller = new AbortController();
   private readonly unsubscribers: (() => void)[] = [];
   private readonly seenInterrupts = new Set<string>();
+  /** Sessions the user takes part in, from the participation shape. */
+  private readonly joined = new Set<string>();
+  private readonly streams: { messages?: ShapeStream<Row>; sessions?: ShapeStream<Row> } = {};
 
   constructor(
     private readonly source: ElectricSource,
     private readonly deviceId: string,
+    private readonly userId: string,
     private readonly listener: PickupListener,
     private readonly logger: Logger,
   ) {
     if (!UUID.test(deviceId)) throw new Error("deviceId must be a UUID");
+    if (!UUID.test(userId)) throw new Error("userId must be a UUID");
   }
 
-  /** Starts the three shapes; resolves once each has its initial snapshot. */
+  /** Starts the four shapes; resolves once each has its initial snapshot. */
   async start(): Promise<void> {
+    let started = false;
+    const participations = this.follow<ParticipationRow & Row>(
+      "chat_participants",
+      `user_id = '${this.userId}'`,
+      "id,session_id",
+      (rows) => {
+        const fresh = rows.filter((row) => !this.joined.has(row.session_id)).map((row) => row.session_id);
+        for (const sessionId of fresh) this.joined.add(sessionId);
+        if (started && fresh.length > 0) this.rescope(fresh);
+      },
+    );
     const messages = this.follow<OpenMessageRow & Row>(
       "chat_messages",
       "role = 'user' AND (status = 'pending' OR status = 'claimed')",
@@ -104,7 +130,19 @@ export class Pickup {
         for (const row of rows) this.listener.onApproval(row);
       },
     );
-    await Promise.all([messages, sessions, approvals]);
+    await Promise.all([participations, messages, sessions, approvals]);
+    started = true;
+  }
+
+  /** The user joined sessions the chat shapes' scope does not list yet: refetch them now. */
+  private rescope(sessionIds: string[]): void {
+    this.logger.info({ sessions: sessionIds }, "joined a session: refreshing the chat shapes");
+    for (const stream of [this.streams.messages, this.streams.sessions]) {
+      stream?.forceDisconnectAndRefresh().catch((error: unknown) => {
+        if (!this.controller.signal.aborted)
+          this.logger.warn({ err: String(error) }, "shape refresh failed: the fallback poll remains");
+      });
+    }
   }
 
   stop(): void {
@@ -128,6 +166,9 @@ export class Pickup {
         return {};
       },
     });
+    if (table === "chat_messages" || table === "chat_sessions")
+      this.streams[table === "chat_messages" ? "messages" : "sessions"] =
+        stream as unknown as ShapeStream<Row>;
     const shape = new Shape<T>(stream);
     this.unsubscribers.push(
       shape.subscribe(({ rows }) => {
