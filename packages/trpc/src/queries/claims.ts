@@ -26,6 +26,12 @@ const isNextInSession = sql`not exists (
     and (earlier.created_at, earlier.id) < (${chatMessages.createdAt}, ${chatMessages.id})
 )`;
 
+/** Joins a message to its session (of the same organization). */
+const messageSession = and(
+  eq(chatSessions.id, chatMessages.sessionId),
+  eq(chatSessions.organizationId, chatMessages.organizationId),
+);
+
 /** Sweeps expired leases; returns how many messages went back to pending, failed or interrupted. */
 export async function expireLeases(db: Executor, options: { maxClaims: number }) {
   const rows = await db
@@ -128,13 +134,7 @@ export async function claimNext(
     const [next] = await tx
       .select({ id: chatMessages.id })
       .from(chatMessages)
-      .innerJoin(
-        chatSessions,
-        and(
-          eq(chatSessions.id, chatMessages.sessionId),
-          eq(chatSessions.organizationId, chatMessages.organizationId),
-        ),
-      )
+      .innerJoin(chatSessions, messageSession)
       .where(
         and(
           eq(chatMessages.organizationId, device.organizationId),
@@ -166,13 +166,7 @@ export async function claimMessage(
     const [row] = await tx
       .select({ message: chatMessages, session: chatSessions })
       .from(chatMessages)
-      .innerJoin(
-        chatSessions,
-        and(
-          eq(chatSessions.id, chatMessages.sessionId),
-          eq(chatSessions.organizationId, chatMessages.organizationId),
-        ),
-      )
+      .innerJoin(chatSessions, messageSession)
       .where(
         and(
           eq(chatMessages.id, options.messageId),
