@@ -66,14 +66,14 @@ async function startReference(storage: "memory" | "file", dir: string): Promise<
   return { name: `reference (${storage})`, port: Number(new URL(url).port), prefix: "/v1/stream", child };
 }
 
-async function startFloor(): Promise<Target> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/floor.ts"], {
+async function startFloor(script: "bench/floor.ts" | "bench/floor-net.ts", name: string): Promise<Target> {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: appDir,
     env: { PATH: process.env.PATH ?? "" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const url = await waitForLine(child, /READY (\S+)/);
-  return { name: "floor", port: Number(new URL(url).port), prefix: "/floor", child };
+  return { name, port: Number(new URL(url).port), prefix: "/floor", child };
 }
 
 const PAYLOAD = "x".repeat(256);
@@ -89,10 +89,20 @@ async function create(target: Target, path: string): Promise<void> {
   }
 }
 
-async function throughput(target: Target): Promise<number> {
+/** CPU time (user + system, which includes the kernel's loopback TCP work) a process has used, in µs. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (the kernel's ABI value for /proc). */
+const CLOCK_TICKS = 100;
+
+async function throughput(target: Target): Promise<{ perSecond: number; cpuMicros: number }> {
   const path = `${target.prefix}/tp-${Date.now()}`;
   await create(target, path);
-  const total = 20_000;
+  const total = 30_000;
   const concurrency = 32;
   const connections = await Promise.all(
     Array.from({ length: concurrency }, () => RawConnection.open(target.port)),
@@ -112,9 +122,24 @@ async function throughput(target: Target): Promise<number> {
   try {
     // Warm-up (JIT, buffers), not counted: both servers are measured hot.
     await run(4_000);
-    const started = performance.now();
-    await run(total);
-    return total / ((performance.now() - started) / 1000);
+    // Three runs, the median of each figure: a shared machine's neighbours move single runs by a
+    // quarter.
+    const pid = target.child.pid as number;
+    const runs: Array<{ perSecond: number; cpuMicros: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const cpuBefore = cpuMicros(pid);
+      const started = performance.now();
+      await run(total);
+      runs.push({
+        perSecond: total / ((performance.now() - started) / 1000),
+        cpuMicros: (cpuMicros(pid) - cpuBefore) / total,
+      });
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[1] as number;
+    return {
+      perSecond: median(runs.map((r) => r.perSecond)),
+      cpuMicros: median(runs.map((r) => r.cpuMicros)),
+    };
   } finally {
     for (const connection of connections) connection.close();
   }
@@ -138,9 +163,13 @@ async function latency(target: Target, subscribers: number): Promise<{ p50: numb
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const rounds = subscribers >= 1000 ? 20 : 50;
+    // Warm-up rounds are not counted: each round runs the fan-out once, and it takes about 15
+    // rounds before every server's loop is optimised and its round times settle.
+    const warmup = 20;
+    const rounds = warmup + (subscribers >= 1000 ? 30 : 50);
     for (let round = 0; round < rounds; round++) {
       pending = subscribers;
+      if (round === warmup) samples.length = 0;
       const delivered = new Promise<void>((resolve) => {
         release = resolve;
       });
@@ -165,18 +194,28 @@ function rssBytes(pid: number): number {
   return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024;
 }
 
+/**
+ * Memory of the second thousand idle subscribers: the first thousand pay for one-time growth (heap
+ * spaces, compiled code, socket pools) that the thousand after them show no more of.
+ */
 async function idleMemory(target: Target): Promise<number> {
   const path = `${target.prefix}/idle-${Date.now()}`;
   await create(target, path);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const before = rssBytes(target.child.pid as number);
   const subs: Array<{ close(): void }> = [];
-  for (let i = 0; i < 1000; i++)
-    subs.push(await subscribeRaw(target.port, `${path}?offset=now&live=sse`, () => {}));
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const after = rssBytes(target.child.pid as number);
-  for (const sub of subs) sub.close();
-  return (after - before) / 1000;
+  const open = async (count: number) => {
+    for (let i = 0; i < count; i++)
+      subs.push(await subscribeRaw(target.port, `${path}?offset=now&live=sse`, () => {}));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  };
+  try {
+    await open(1000);
+    const before = rssBytes(target.child.pid as number);
+    await open(1000);
+    return (rssBytes(target.child.pid as number) - before) / 1000;
+  } finally {
+    for (const sub of subs) sub.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 const FAILED = { p50: Number.NaN, p99: Number.NaN };
@@ -193,12 +232,18 @@ async function attempt<T>(target: Target, what: string, run: () => Promise<T>, f
 }
 
 async function measure(target: Target) {
+  // Idle memory first, on a fresh process: after 60,000 appends the heap's own growth and
+  // collections would swamp what 1000 connections cost.
+  const idle = await attempt(target, "idle memory", () => idleMemory(target), Number.NaN);
   return {
-    throughput: await attempt(target, "throughput", () => throughput(target), Number.NaN),
+    idle,
+    throughput: await attempt(target, "throughput", () => throughput(target), {
+      perSecond: Number.NaN,
+      cpuMicros: Number.NaN,
+    }),
     l1: await attempt(target, "latency, 1 subscriber", () => latency(target, 1), FAILED),
     l100: await attempt(target, "latency, 100 subscribers", () => latency(target, 100), FAILED),
     l1000: await attempt(target, "latency, 1000 subscribers", () => latency(target, 1000), FAILED),
-    idle: await attempt(target, "idle memory", () => idleMemory(target), Number.NaN),
   };
 }
 
@@ -211,11 +256,12 @@ function table(name: string, r: Result): string {
     `### ${name}`,
     "| metric | value |",
     "|---|---|",
-    `| append throughput, 256 B, 32 concurrent (appends/s) | ${fmt(r.throughput, 0)} |`,
+    `| append throughput, 256 B, 32 concurrent, median of 3 (appends/s) | ${fmt(r.throughput.perSecond, 0)} |`,
+    `| server CPU per append, user + kernel (µs) | ${fmt(r.throughput.cpuMicros, 1)} |`,
     `| append→SSE p50 / p99, 1 subscriber (ms) | ${fmt(r.l1.p50, 2)} / ${fmt(r.l1.p99, 2)} |`,
     `| append→SSE p50 / p99, 100 subscribers (ms) | ${fmt(r.l100.p50, 2)} / ${fmt(r.l100.p99, 2)} |`,
     `| append→SSE p50 / p99, 1000 subscribers (ms) | ${fmt(r.l1000.p50, 2)} / ${fmt(r.l1000.p99, 2)} |`,
-    `| RSS per idle SSE subscriber, 1000 open (KiB) | ${fmt(r.idle / 1024, 1)} |`,
+    `| RSS per idle SSE subscriber, 1000 more open (KiB) | ${fmt(r.idle / 1024, 1)} |`,
   ].join("\n");
 }
 
@@ -236,9 +282,11 @@ function stop(child: ChildProcess, graceMs = 5000): Promise<void> {
 }
 
 const FLOOR = "floor (memory; bare node:http, no protocol)";
+const NET_FLOOR = "floor (memory; raw net, no HTTP library, no protocol)";
 
 const STARTERS = {
-  [FLOOR]: () => startFloor(),
+  [NET_FLOOR]: () => startFloor("bench/floor-net.ts", NET_FLOOR),
+  [FLOOR]: () => startFloor("bench/floor.ts", FLOOR),
   "ours (memory)": (dir: string) => startOurs("memory", join(dir, "ours-mem")),
   "reference (memory)": (dir: string) => startReference("memory", join(dir, "ref-mem")),
   "ours (file)": (dir: string) => startOurs("file", join(dir, "ours-file")),
@@ -268,27 +316,34 @@ async function main() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  process.stdout.write("### ratios (throughput: higher is better; latency and memory: lower is better)\n");
   process.stdout.write(
-    "### ratios ours / reference (throughput: higher is better; latency and memory: lower is better)\n",
+    "| servers | throughput | p99 1 sub | p99 100 subs | p99 1000 subs | memory per subscriber |\n|---|---|---|---|---|---|\n",
   );
-  process.stdout.write(
-    "| storage | throughput | p99 1 sub | p99 100 subs | p99 1000 subs | memory per subscriber |\n|---|---|---|---|---|---|\n",
-  );
-  const missing = { throughput: Number.NaN, l1: FAILED, l100: FAILED, l1000: FAILED, idle: Number.NaN };
+  const missing = {
+    throughput: { perSecond: Number.NaN, cpuMicros: Number.NaN },
+    l1: FAILED,
+    l100: FAILED,
+    l1000: FAILED,
+    idle: Number.NaN,
+  };
   for (const storage of ["memory", "file"]) {
     if (only && !storage.includes(only)) continue;
     const ours = results.get(`ours (${storage})`) ?? missing;
     const ref = results.get(`reference (${storage})`) ?? missing;
-    process.stdout.write(ratioRow(storage, ours, ref));
+    process.stdout.write(ratioRow(`${storage}: ours / reference`, ours, ref));
   }
   if (!only || FLOOR.includes(only)) {
-    const ours = results.get("ours (memory)") ?? missing;
-    process.stdout.write(ratioRow("memory, ours / floor", ours, results.get(FLOOR) ?? missing));
+    const ref = results.get("reference (memory)") ?? missing;
+    process.stdout.write(ratioRow("memory, node:http floor / reference", results.get(FLOOR) ?? missing, ref));
+    process.stdout.write(
+      ratioRow("memory, raw net floor / reference", results.get(NET_FLOOR) ?? missing, ref),
+    );
   }
 }
 
 function ratioRow(label: string, ours: Result, other: Result): string {
-  return `| ${label} | ${fmt(ours.throughput / other.throughput, 2)} | ${fmt(ours.l1.p99 / other.l1.p99, 2)} | ${fmt(ours.l100.p99 / other.l100.p99, 2)} | ${fmt(ours.l1000.p99 / other.l1000.p99, 2)} | ${fmt(ours.idle / other.idle, 2)} |\n`;
+  return `| ${label} | ${fmt(ours.throughput.perSecond / other.throughput.perSecond, 2)} | ${fmt(ours.l1.p99 / other.l1.p99, 2)} | ${fmt(ours.l100.p99 / other.l100.p99, 2)} | ${fmt(ours.l1000.p99 / other.l1000.p99, 2)} | ${fmt(ours.idle / other.idle, 2)} |\n`;
 }
 
 main().then(

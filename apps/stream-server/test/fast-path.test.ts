@@ -53,6 +53,16 @@ describe("fast path: appends", () => {
     expect(res.headers.get("x-request-id")).toBe("req-42");
   });
 
+  it("leaves the CORS headers off answers to clients that send no Origin, not the security ones", async () => {
+    await fetch(`${open.url}/streams/no-origin`, { method: "PUT", headers: text });
+    const res = await fetch(`${open.url}/streams/no-origin`, { method: "POST", headers: text, body: "abc" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+    expect(res.headers.get("access-control-expose-headers")).toBeNull();
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
+  });
+
   it("refuses a body over the limit with 413 while it streams in, and stores nothing", async () => {
     await fetch(`${open.url}/streams/big`, { method: "PUT", headers: text });
     // No Content-Length: the limit must hold on the bytes actually received.
@@ -124,12 +134,19 @@ describe("fast path: SSE", () => {
     const url = `${open.url}/streams/live`;
     await fetch(url, { method: "PUT", headers: text, body: "first" });
     const readers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => fetch(`${url}?offset=${i % 2 === 0 ? "-1" : "now"}&live=sse`)),
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${url}?offset=${i % 2 === 0 ? "-1" : "now"}&live=sse`, {
+          headers: i % 4 === 0 ? { origin: "https://app.example" } : {},
+        }),
+      ),
     );
-    for (const res of readers) {
+    for (const [i, res] of readers.entries()) {
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toBe("text/event-stream");
-      expect(res.headers.get("access-control-expose-headers")).toContain("Stream-Next-Offset");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      const expose = res.headers.get("access-control-expose-headers");
+      if (i % 4 === 0) expect(expose).toContain("Stream-Next-Offset");
+      else expect(expose).toBeNull();
     }
     const bodies = readers.map((res) => readSse(res, (body) => body.includes("data:third")));
     // Let every reader reach the live phase (each sent its first control event) before appending.

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { H, NOW_OFFSET, Q, START_OFFSET } from "../protocol/constants";
 import { nextCursor } from "../protocol/cursor";
 import { badRequest } from "../protocol/errors";
@@ -207,16 +208,21 @@ export async function streamSse(
  */
 function responseSink(res: ServerResponse): SseSink {
   const chunked = (res as { chunkedEncoding?: boolean }).chunkedEncoding === true;
+  // Set once the response's own buffer has drained into the socket; from then on only the socket
+  // is written, so it stays the one place bytes wait.
+  let direct: Socket | undefined;
   return {
     write(frame) {
-      const socket = res.socket;
-      if (socket && !socket.destroyed && res.headersSent && res.writableLength === socket.writableLength) {
-        socket.write(chunked ? frame.chunk : frame.bytes);
-      } else res.write(frame.bytes);
+      if (direct === undefined) {
+        const socket = res.socket;
+        if (socket && res.headersSent && res.writableLength === socket.writableLength) direct = socket;
+      }
+      if (direct === undefined) res.write(frame.bytes);
+      else if (!direct.destroyed) direct.write(chunked ? frame.chunk : frame.bytes);
     },
     end: () => res.end(),
     get backlog() {
-      return res.writableLength;
+      return direct === undefined ? res.writableLength : direct.writableLength;
     },
   };
 }

@@ -69,6 +69,21 @@ interface Channel {
   again: boolean;
 }
 
+/** What one position and client cursor receive in one delivery. */
+interface Plan {
+  position: string;
+  clientCursor: string | undefined;
+  /** Index of the first message after `position`. */
+  start: number;
+  hasData: boolean;
+  /** The position after this delivery. */
+  end: string;
+  finished: boolean;
+  key: string;
+  cursor: string;
+  frame: SseFrame | undefined;
+}
+
 const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export class Fanout {
@@ -163,7 +178,11 @@ export class Fanout {
     }
   }
 
-  /** Writes to each subscriber the frames after its position; subscribers that share a position share the bytes. */
+  /**
+   * Writes to each subscriber the frames after its position. Subscribers that share a position and
+   * a cursor share the bytes; consecutive ones (nearly all of them: a live stream's readers move
+   * together) also share the work, so the per-subscriber cost is a comparison and a socket write.
+   */
   private deliver(channel: Channel, meta: StreamMeta, messages: StoredMessage[]): void {
     const now = this.now();
     const encoding = sseEncodingFor(meta.contentType);
@@ -171,42 +190,50 @@ export class Fanout {
     const currentCursor = String(interval);
     const dataEvents: Array<string | undefined> = [];
     const frames = new Map<string, SseFrame>();
-    // Consecutive subscribers nearly always want the same bytes: skip the map for them.
-    let lastKey = "";
-    let lastFrame: SseFrame | undefined;
+    let plan: Plan | undefined;
     for (const subscriber of channel.subscribers) {
-      const start = firstAfter(messages, subscriber.position);
-      const hasData = start < messages.length;
-      const end = hasData ? (messages[messages.length - 1] as StoredMessage).offset : subscriber.position;
-      const finished = meta.closed && end >= meta.tailOffset;
-      if (hasData || subscriber.announce || finished) {
+      if (!plan || plan.position !== subscriber.position || plan.clientCursor !== subscriber.clientCursor) {
+        const start = firstAfter(messages, subscriber.position);
+        const hasData = start < messages.length;
+        const end = hasData ? (messages[messages.length - 1] as StoredMessage).offset : subscriber.position;
         const client = subscriber.clientCursor;
         const cursor =
           client === undefined || !(Number.parseInt(client, 10) >= interval)
             ? currentCursor
             : nextCursor(client, now);
-        const key = hasData ? `${start}:${cursor}` : `-${end}:${cursor}`;
-        let frame = key === lastKey ? lastFrame : frames.get(key);
+        plan = {
+          position: subscriber.position,
+          clientCursor: client,
+          start,
+          hasData,
+          end,
+          finished: meta.closed && end >= meta.tailOffset,
+          key: hasData ? `${start}:${cursor}` : `-${end}:${cursor}`,
+          cursor,
+          frame: undefined,
+        };
+      }
+      if (plan.hasData || subscriber.announce || plan.finished) {
+        let frame = plan.frame ?? frames.get(plan.key);
         if (frame === undefined) {
           let text = "";
-          for (let i = start; i < messages.length; i++) {
+          for (let i = plan.start; i < messages.length; i++) {
             const message = messages[i] as StoredMessage;
             const encoded = dataEvents[i] ?? sseDataEvent(message.data, encoding);
             dataEvents[i] = encoded;
-            text += encoded + sseControlEvent(message.offset, meta.tailOffset, meta.closed, cursor);
+            text += encoded + sseControlEvent(message.offset, meta.tailOffset, meta.closed, plan.cursor);
           }
-          if (!hasData) text += sseControlEvent(end, meta.tailOffset, meta.closed, cursor);
+          if (!plan.hasData) text += sseControlEvent(plan.end, meta.tailOffset, meta.closed, plan.cursor);
           frame = new SseFrame(Buffer.from(text));
-          frames.set(key, frame);
+          frames.set(plan.key, frame);
         }
-        lastKey = key;
-        lastFrame = frame;
+        plan.frame = frame;
         subscriber.sink.write(frame);
         subscriber.lastWriteAt = now;
         subscriber.announce = false;
       }
-      subscriber.position = end;
-      if (finished || subscriber.sink.backlog > this.maxBufferedBytes) {
+      subscriber.position = plan.end;
+      if (plan.finished || subscriber.sink.backlog > this.maxBufferedBytes) {
         this.remove(channel, subscriber, true);
       }
     }

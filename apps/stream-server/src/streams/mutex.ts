@@ -1,21 +1,22 @@
-/** Serializes async work per key inside one process. */
+/**
+ * Serializes async work per key inside one process. An uncontended key costs one Map entry and no
+ * promise of its own; callers that find the key held queue in arrival order.
+ */
 export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Keys being worked on, each with the callers waiting for it. */
+  private readonly held = new Map<string, Array<() => void>>();
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const current = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous.then(() => current);
-    this.tails.set(key, tail);
-    await previous;
+    const queue = this.held.get(key);
+    if (queue) await new Promise<void>((resolve) => queue.push(resolve));
+    else this.held.set(key, []);
     try {
       return await work();
     } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      // Hand the key to the next caller, still held, or release it.
+      const next = this.held.get(key)?.shift();
+      if (next) next();
+      else this.held.delete(key);
     }
   }
 }

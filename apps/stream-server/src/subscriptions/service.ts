@@ -55,6 +55,8 @@ export class SubscriptionService {
   private readonly unsubscribe: Array<() => void> = [];
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  /** Set once the stored subscriptions are in `mirror`. */
+  private loaded = false;
 
   constructor(
     private readonly engine: StreamEngine,
@@ -68,6 +70,8 @@ export class SubscriptionService {
         if (key.startsWith(RECORD_PREFIX)) void this.refresh(key);
       }),
       backend.onChange((path) => {
+        // Every append passes here: with no subscription loaded there is nothing to match.
+        if (this.loaded && this.mirror.size === 0) return;
         void this.onStreamChange(path).catch((err) =>
           this.logger.warn({ err, path }, "subscription wake failed"),
         );
@@ -82,6 +86,7 @@ export class SubscriptionService {
     for (const stored of await this.engine.backend.listRecords(RECORD_PREFIX)) {
       this.mirror.set(stored.key, JSON.parse(stored.value) as SubscriptionRecord);
     }
+    this.loaded = true;
     if (this.stopped) return;
     this.sweeper = setInterval(() => void this.sweep(), this.settings.sweepMs);
     this.sweeper.unref();
