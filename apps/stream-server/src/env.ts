@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseSigningKey } from "./subscriptions/signing";
 
 /** The stream server's configuration, validated once; a bad value fails at start naming the variable. */
 const schema = z
@@ -33,6 +34,22 @@ const schema = z
       ),
     STREAM_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     STREAM_SUBSCRIPTION_SWEEP_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+    STREAM_WEBHOOK_SIGNING_KEY: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined || value.trim() === "") return undefined;
+        try {
+          return parseSigningKey(value.replaceAll("\\n", "\n"));
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+    STREAM_CALLBACK_TOKEN_SECRET: z
+      .string()
+      .min(32, "STREAM_CALLBACK_TOKEN_SECRET must be at least 32 characters")
+      .optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {

@@ -58,6 +58,13 @@ export async function startServer(
       policy: new WebhookUrlPolicy(env.STREAM_WEBHOOK_ALLOWED_HOSTS),
       webhookTimeoutMs: env.STREAM_WEBHOOK_TIMEOUT_MS,
       sweepMs: env.STREAM_SUBSCRIPTION_SWEEP_MS,
+      keys: {
+        signingKey: env.STREAM_WEBHOOK_SIGNING_KEY,
+        tokenSecret:
+          env.STREAM_CALLBACK_TOKEN_SECRET === undefined
+            ? undefined
+            : Buffer.from(env.STREAM_CALLBACK_TOKEN_SECRET, "utf8"),
+      },
     },
   };
   const app = createApp(appOptions);

@@ -1,5 +1,7 @@
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { mintStreamToken, type StreamRight } from "@superset/stream-tokens";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEnv } from "../src/env";
 import type { RunningServer } from "../src/server";
 import { WebhookUrlPolicy } from "../src/subscriptions/webhook-url";
 import { startRedis, type TestRedis } from "./support/redis";
@@ -141,6 +143,55 @@ describe("subscriptions with auth on", () => {
       headers: { authorization: `Bearer ${await token("s1", ["read", "append"], "org-b")}` },
     });
     expect(res.status).toBe(404);
+  });
+});
+
+describe("subscription keys from configuration", () => {
+  const pem = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  const x = createPublicKey(pem).export({ format: "jwk" }).x;
+
+  it("publishes the given Ed25519 key on every instance, whatever each one's store holds", async () => {
+    const servers: RunningServer[] = [];
+    try {
+      // Two memory servers share nothing but the configuration; the second gets the PEM on one line.
+      servers.push(await startTestServer({ STREAM_WEBHOOK_SIGNING_KEY: pem }));
+      servers.push(await startTestServer({ STREAM_WEBHOOK_SIGNING_KEY: pem.replaceAll("\n", "\\n") }));
+      const sets = await Promise.all(
+        servers.map(async (server) => {
+          const res = await fetch(`${server.url}/streams/__ds/jwks.json`);
+          return (await res.json()) as { keys: Array<{ x: string; kid: string }> };
+        }),
+      );
+      expect(sets[0]?.keys.map((key) => key.x)).toEqual([x]);
+      expect(sets[1]).toEqual(sets[0]);
+      const own = await startTestServer();
+      servers.push(own);
+      const generated = (await (await fetch(`${own.url}/streams/__ds/jwks.json`)).json()) as {
+        keys: Array<{ x: string }>;
+      };
+      expect(generated.keys[0]?.x).not.toBe(x);
+    } finally {
+      for (const server of servers) await server.stop();
+    }
+  });
+
+  it("refuses to start with a key that is not an Ed25519 PEM, or a short token secret, naming the variable", () => {
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      .privateKey.export({ format: "pem", type: "pkcs8" })
+      .toString();
+    const base = { STREAM_AUTH: "none" };
+    expect(() => parseEnv({ ...base, STREAM_WEBHOOK_SIGNING_KEY: rsa })).toThrow(
+      /STREAM_WEBHOOK_SIGNING_KEY: an Ed25519 key is required, got rsa/,
+    );
+    expect(() => parseEnv({ ...base, STREAM_WEBHOOK_SIGNING_KEY: "not a key" })).toThrow(
+      /STREAM_WEBHOOK_SIGNING_KEY: not a PEM private key/,
+    );
+    expect(() => parseEnv({ ...base, STREAM_CALLBACK_TOKEN_SECRET: "short" })).toThrow(
+      /STREAM_CALLBACK_TOKEN_SECRET must be at least 32 characters/,
+    );
+    expect(
+      parseEnv({ ...base, STREAM_WEBHOOK_SIGNING_KEY: pem }).STREAM_WEBHOOK_SIGNING_KEY?.asymmetricKeyType,
+    ).toBe("ed25519");
   });
 });
 

@@ -18,7 +18,7 @@ import {
   type SubscriptionConfig,
   type SubscriptionRecord,
 } from "./record";
-import { SubscriptionKeys } from "./signing";
+import { type GivenKeys, SubscriptionKeys } from "./signing";
 import type { WebhookUrlPolicy } from "./webhook-url";
 
 /**
@@ -32,6 +32,8 @@ export interface SubscriptionSettings {
   policy: WebhookUrlPolicy;
   webhookTimeoutMs: number;
   sweepMs: number;
+  /** Signing key and callback-token secret from configuration; absent ones come from the store. */
+  keys?: GivenKeys;
 }
 
 export interface AckRequest {
@@ -82,7 +84,7 @@ export class SubscriptionService {
   }
 
   private async start(): Promise<void> {
-    this.keys = await SubscriptionKeys.load(this.engine.backend);
+    this.keys = await SubscriptionKeys.load(this.engine.backend, this.settings.keys);
     for (const stored of await this.engine.backend.listRecords(RECORD_PREFIX)) {
       this.mirror.set(stored.key, JSON.parse(stored.value) as SubscriptionRecord);
     }

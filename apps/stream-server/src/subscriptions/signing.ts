@@ -31,6 +31,26 @@ export interface Jwk {
   x: string;
 }
 
+/** Keys supplied by configuration instead of the store. */
+export interface GivenKeys {
+  signingKey?: KeyObject;
+  tokenSecret?: Buffer;
+}
+
+/** Parses `STREAM_WEBHOOK_SIGNING_KEY`: an Ed25519 private key in PEM (PKCS#8). */
+export function parseSigningKey(pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pem, format: "pem" });
+  } catch {
+    throw new Error("not a PEM private key");
+  }
+  if (key.asymmetricKeyType !== "ed25519") {
+    throw new Error(`an Ed25519 key is required, got ${key.asymmetricKeyType}`);
+  }
+  return key;
+}
+
 export class SubscriptionKeys {
   private constructor(
     private readonly privateKey: KeyObject,
@@ -38,18 +58,37 @@ export class SubscriptionKeys {
     private readonly tokenSecret: Buffer,
   ) {}
 
-  static async load(backend: StreamBackend): Promise<SubscriptionKeys> {
-    const pkcs8 = await getOrCreate(backend, SIGNING_KEY_RECORD, () =>
-      generateKeyPairSync("ed25519").privateKey.export({ format: "der", type: "pkcs8" }).toString("base64"),
-    );
-    const secret = await getOrCreate(backend, TOKEN_SECRET_RECORD, () => randomBytes(32).toString("base64"));
-    const privateKey = createPrivateKey({ key: Buffer.from(pkcs8, "base64"), format: "der", type: "pkcs8" });
+  /**
+   * Keys given by the operator win over the stored ones (a key from a secret manager, the same on
+   * every instance whatever the storage); otherwise the store's, created by the first instance.
+   */
+  static async load(backend: StreamBackend, given: GivenKeys = {}): Promise<SubscriptionKeys> {
+    const privateKey =
+      given.signingKey ??
+      createPrivateKey({
+        key: Buffer.from(
+          await getOrCreate(backend, SIGNING_KEY_RECORD, () =>
+            generateKeyPairSync("ed25519")
+              .privateKey.export({ format: "der", type: "pkcs8" })
+              .toString("base64"),
+          ),
+          "base64",
+        ),
+        format: "der",
+        type: "pkcs8",
+      });
+    const secret =
+      given.tokenSecret ??
+      Buffer.from(
+        await getOrCreate(backend, TOKEN_SECRET_RECORD, () => randomBytes(32).toString("base64")),
+        "base64",
+      );
     const x = createPublicKey(privateKey).export({ format: "jwk" }).x as string;
     const kid = `ds_${createHash("sha256").update(x).digest("base64url").slice(0, 16)}`;
     return new SubscriptionKeys(
       privateKey,
       { kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig", kid, x },
-      Buffer.from(secret, "base64"),
+      secret,
     );
   }
 
