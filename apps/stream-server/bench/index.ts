@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { mintStreamToken } from "@superset/stream-tokens";
 import { RawConnection, subscribeRaw } from "./raw-http";
 
 /**
@@ -16,6 +18,8 @@ interface Target {
   port: number;
   /** Path prefix of streams, e.g. `/streams`. */
   prefix: string;
+  /** Headers that authorize requests to one stream path (a bearer token), when the server checks them. */
+  auth?: (path: string) => Promise<Record<string, string>>;
   child: ChildProcess;
 }
 
@@ -37,14 +41,28 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
-async function startOurs(storage: "memory" | "file", dir: string): Promise<Target> {
+const AUTH_SECRET = randomBytes(32).toString("base64url");
+
+/** A token for the session a bench path names (its last segment), with the read and append rights. */
+async function benchToken(path: string): Promise<Record<string, string>> {
+  const sessionId = path.split("/").at(-1) as string;
+  const { token } = await mintStreamToken(
+    { userId: "bench", organizationId: "bench-org", sessionId, rights: ["read", "append"] },
+    { secret: AUTH_SECRET },
+  );
+  return { authorization: `Bearer ${token}` };
+}
+
+async function startOurs(storage: "memory" | "file", dir: string, auth = false): Promise<Target> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
     cwd: appDir,
     env: {
       PATH: process.env.PATH ?? "",
       PORT: "0",
       HOST: "127.0.0.1",
-      STREAM_AUTH: "none",
+      ...(auth ? { STREAM_AUTH: "jwt", STREAM_AUTH_SECRET: AUTH_SECRET } : { STREAM_AUTH: "none" }),
+      STREAM_RATE_LIMIT_PER_SEC: "10000000",
+      STREAM_RATE_LIMIT_BURST: "10000000",
       STREAM_STORAGE: storage,
       STREAM_DATA_DIR: dir,
       STREAM_SSE_MAX_MS: "600000",
@@ -53,7 +71,13 @@ async function startOurs(storage: "memory" | "file", dir: string): Promise<Targe
     stdio: ["ignore", "pipe", "pipe"],
   });
   const port = await waitForLine(child, /"port":(\d+)/);
-  return { name: `ours (${storage})`, port: Number(port), prefix: "/streams", child };
+  return {
+    name: `ours (${storage}${auth ? ", auth on" : ""})`,
+    port: Number(port),
+    prefix: "/streams",
+    child,
+    ...(auth ? { auth: benchToken } : {}),
+  };
 }
 
 async function startReference(storage: "memory" | "file", dir: string): Promise<Target> {
@@ -82,7 +106,7 @@ const TEXT = { "content-type": "text/plain" };
 async function create(target: Target, path: string): Promise<void> {
   const connection = await RawConnection.open(target.port);
   try {
-    const status = await connection.request("PUT", path, "", TEXT);
+    const status = await connection.request("PUT", path, "", { ...TEXT, ...(await target.auth?.(path)) });
     if (status !== 201 && status !== 200) throw new Error(`create failed: ${status}`);
   } finally {
     connection.close();
@@ -102,6 +126,7 @@ const CLOCK_TICKS = 100;
 async function throughput(target: Target): Promise<{ perSecond: number; cpuMicros: number }> {
   const path = `${target.prefix}/tp-${Date.now()}`;
   await create(target, path);
+  const headers = { ...TEXT, ...(await target.auth?.(path)) };
   const concurrency = 32;
   const connections = await Promise.all(
     Array.from({ length: concurrency }, () => RawConnection.open(target.port)),
@@ -112,7 +137,7 @@ async function throughput(target: Target): Promise<{ perSecond: number; cpuMicro
       connections.map(async (connection) => {
         while (sent < count) {
           sent++;
-          const status = await connection.request("POST", path, PAYLOAD, TEXT);
+          const status = await connection.request("POST", path, PAYLOAD, headers);
           if (status >= 300) throw new Error(`append failed: ${status}`);
         }
       }),
@@ -152,6 +177,7 @@ async function throughput(target: Target): Promise<{ perSecond: number; cpuMicro
 async function latency(target: Target, subscribers: number): Promise<{ p50: number; p99: number }> {
   const path = `${target.prefix}/lat-${subscribers}-${Date.now()}`;
   await create(target, path);
+  const auth = (await target.auth?.(path)) ?? {};
   const samples: number[] = [];
   let pending = 0;
   let release: () => void = () => {};
@@ -160,7 +186,7 @@ async function latency(target: Target, subscribers: number): Promise<{ p50: numb
   try {
     for (let i = 0; i < subscribers; i++) {
       subs.push(
-        await subscribeRaw(target.port, `${path}?offset=now&live=sse`, (sentAt, now) => {
+        await subscribeRaw(target.port, `${path}?offset=now&live=sse`, auth, (sentAt, now) => {
           samples.push(now - sentAt);
           if (--pending === 0) release();
         }),
@@ -177,7 +203,10 @@ async function latency(target: Target, subscribers: number): Promise<{ p50: numb
       const delivered = new Promise<void>((resolve) => {
         release = resolve;
       });
-      const status = await writer.request("POST", path, `{"t":${performance.now().toFixed(3)}}`, TEXT);
+      const status = await writer.request("POST", path, `{"t":${performance.now().toFixed(3)}}`, {
+        ...TEXT,
+        ...auth,
+      });
       if (status >= 300) throw new Error(`append failed: ${status}`);
       await Promise.race([delivered, new Promise((resolve) => setTimeout(resolve, 2000))]);
       // Let the machine settle between rounds, so rounds do not overlap.
@@ -205,10 +234,11 @@ function rssBytes(pid: number): number {
 async function idleMemory(target: Target): Promise<number> {
   const path = `${target.prefix}/idle-${Date.now()}`;
   await create(target, path);
+  const auth = (await target.auth?.(path)) ?? {};
   const subs: Array<{ close(): void }> = [];
   const open = async (count: number) => {
     for (let i = 0; i < count; i++)
-      subs.push(await subscribeRaw(target.port, `${path}?offset=now&live=sse`, () => {}));
+      subs.push(await subscribeRaw(target.port, `${path}?offset=now&live=sse`, auth, () => {}));
     await new Promise((resolve) => setTimeout(resolve, 1000));
   };
   try {
@@ -293,6 +323,7 @@ const STARTERS = {
   [FLOOR]: () => startFloor("bench/floor.ts", FLOOR),
   "ours (memory)": (dir: string) => startOurs("memory", join(dir, "ours-mem")),
   "reference (memory)": (dir: string) => startReference("memory", join(dir, "ref-mem")),
+  "ours (memory, auth on)": (dir: string) => startOurs("memory", join(dir, "ours-mem-auth"), true),
   "ours (file)": (dir: string) => startOurs("file", join(dir, "ours-file")),
   "reference (file)": (dir: string) => startReference("file", join(dir, "ref-file")),
 };

@@ -84,6 +84,7 @@ const T_MARK = Buffer.from('"t":');
 export function subscribeRaw(
   port: number,
   path: string,
+  headers: Record<string, string>,
   onData: (sentAt: number, now: number) => void,
   timeoutMs = 10_000,
 ): Promise<{ close(): void }> {
@@ -127,7 +128,9 @@ export function subscribeRaw(
       reject(new Error(`SSE subscribe timed out: ${path}`));
     }, timeoutMs);
     socket.on("connect", () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\naccept: text/event-stream\r\n\r\n`);
+      let head = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\naccept: text/event-stream\r\n`;
+      for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+      socket.write(`${head}\r\n`);
     });
     socket.on("error", (error) => {
       clearTimeout(timer);

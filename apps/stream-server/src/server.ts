@@ -8,6 +8,7 @@ import { type AppOptions, createApp } from "./http/app";
 import { createFastPath } from "./http/fast";
 import { createMetrics } from "./http/metrics";
 import { RateLimiter } from "./http/rate-limit";
+import { cachingVerifier } from "./http/token-cache";
 import { MemoryBeats, type PresenceBeats } from "./presence/beats";
 import { PresenceService } from "./presence/service";
 import { FileBackend } from "./store/file";
@@ -38,10 +39,12 @@ export async function startServer(
   const verify =
     env.STREAM_AUTH === "none"
       ? null
-      : createStreamTokenVerifier(
-          env.STREAM_AUTH_SECRET
-            ? { secret: env.STREAM_AUTH_SECRET }
-            : { jwksUrl: env.STREAM_JWKS_URL as string },
+      : cachingVerifier(
+          createStreamTokenVerifier(
+            env.STREAM_AUTH_SECRET
+              ? { secret: env.STREAM_AUTH_SECRET }
+              : { jwksUrl: env.STREAM_JWKS_URL as string },
+          ),
         );
   const appOptions: AppOptions = {
     engine,

@@ -73,7 +73,12 @@ export async function mintStreamToken(
   return { token, expiresAt };
 }
 
-export type StreamTokenVerifier = (token: string) => Promise<StreamTokenClaims>;
+/** Verified claims and the token's expiry (`exp`, seconds since the epoch) when it has one. */
+export interface VerifiedStreamToken extends StreamTokenClaims {
+  expiresAt?: number;
+}
+
+export type StreamTokenVerifier = (token: string) => Promise<VerifiedStreamToken>;
 
 /** A verifier for HS256 tokens signed with `secret`, or for tokens whose keys are published at `jwksUrl`. */
 export function createStreamTokenVerifier(
@@ -99,6 +104,14 @@ export function createStreamTokenVerifier(
     const parsed = claimsSchema.safeParse(payload);
     if (!parsed.success) throw new StreamTokenError("token lacks stream claims", "invalid");
     const { sub, org, sid, rights, name, did } = parsed.data;
-    return { userId: sub, organizationId: org, sessionId: sid, rights, name, deviceId: did };
+    return {
+      userId: sub,
+      organizationId: org,
+      sessionId: sid,
+      rights,
+      name,
+      deviceId: did,
+      ...(typeof payload.exp === "number" ? { expiresAt: payload.exp } : {}),
+    };
   };
 }
