@@ -196,7 +196,7 @@ async function latency(target: Target, subscribers: number): Promise<{ p50: numb
     // Warm-up rounds are not counted: each round runs the fan-out once, and it takes about 15
     // rounds before every server's loop is optimised and its round times settle.
     const warmup = 20;
-    const rounds = warmup + (subscribers >= 1000 ? 30 : 50);
+    const rounds = warmup + (subscribers >= 1000 ? 100 : 200);
     for (let round = 0; round < rounds; round++) {
       pending = subscribers;
       if (round === warmup) samples.length = 0;
@@ -265,20 +265,34 @@ async function attempt<T>(target: Target, what: string, run: () => Promise<T>, f
   }
 }
 
-async function measure(target: Target) {
-  // Idle memory first, on a fresh process: after 60,000 appends the heap's own growth and
-  // collections would swamp what 1000 connections cost.
-  const idle = await attempt(target, "idle memory", () => idleMemory(target), Number.NaN);
-  return {
-    idle,
-    throughput: await attempt(target, "throughput", () => throughput(target), {
-      perSecond: Number.NaN,
-      cpuMicros: Number.NaN,
-    }),
-    l1: await attempt(target, "latency, 1 subscriber", () => latency(target, 1), FAILED),
-    l100: await attempt(target, "latency, 100 subscribers", () => latency(target, 100), FAILED),
-    l1000: await attempt(target, "latency, 1000 subscribers", () => latency(target, 1000), FAILED),
-  };
+/**
+ * Each server twice, fresh each time: once for idle memory alone (after 60,000 appends the heap's
+ * own growth and collections would swamp what 1000 connections cost), once for the rest (so the
+ * 2000 connections of the memory measurement leave no garbage behind for the others to collect).
+ */
+async function measure(start: () => Promise<Target>) {
+  const fresh = await start();
+  let idle: number;
+  try {
+    idle = await attempt(fresh, "idle memory", () => idleMemory(fresh), Number.NaN);
+  } finally {
+    await stop(fresh.child);
+  }
+  const target = await start();
+  try {
+    return {
+      idle,
+      throughput: await attempt(target, "throughput", () => throughput(target), {
+        perSecond: Number.NaN,
+        cpuMicros: Number.NaN,
+      }),
+      l1: await attempt(target, "latency, 1 subscriber", () => latency(target, 1), FAILED),
+      l100: await attempt(target, "latency, 100 subscribers", () => latency(target, 100), FAILED),
+      l1000: await attempt(target, "latency, 1000 subscribers", () => latency(target, 1000), FAILED),
+    };
+  } finally {
+    await stop(target.child);
+  }
 }
 
 type Result = Awaited<ReturnType<typeof measure>>;
@@ -336,16 +350,12 @@ async function main() {
   try {
     for (const [name, start] of Object.entries(STARTERS)) {
       if (only && !name.includes(only)) continue;
-      let target: Target | undefined;
       try {
-        target = await start(dir);
-        const result = await measure(target);
+        const result = await measure(() => start(dir));
         results.set(name, result);
         process.stdout.write(`${table(name, result)}\n\n`);
       } catch (error) {
         process.stderr.write(`${name}: ${(error as Error).message}\n`);
-      } finally {
-        if (target) await stop(target.child);
       }
     }
   } finally {

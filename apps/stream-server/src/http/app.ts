@@ -232,9 +232,13 @@ function corsHeadersFor(incoming: IncomingMessage): Record<string, string> {
   };
 }
 
+const PLAIN_PATH = /^(?:\/[\w-]{1,256})+$/;
+
 /** The stream path below the mount point; refuses empty, `.` and `..` segments (no traversal, no `//`). */
 export function streamPathOf(pathname: string): string {
   const rest = pathname.slice(MOUNT.length);
+  // Nearly every path is plain: nothing to decode, no dot segment to refuse.
+  if (rest.length <= 1024 && PLAIN_PATH.test(rest)) return rest;
   if (!rest.startsWith("/") || rest.length < 2) throw badRequest("a stream path is required below /streams/");
   const segments = rest.slice(1).split("/");
   for (const segment of segments) {

@@ -26,27 +26,60 @@ export function tooLarge(maxBytes: number): StreamError {
   return new StreamError(413, "PAYLOAD_TOO_LARGE", `request body exceeds ${maxBytes} bytes`);
 }
 
-/** The same for a Node request: 413 as soon as the declared or received size passes `maxBytes`. */
-export function readNodeBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(request.headers["content-length"] ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (chunk: Buffer) => {
-      total += chunk.byteLength;
-      if (total > maxBytes) {
-        request.off("data", onData);
-        request.resume();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    request.on("data", onData);
-    request.once("end", () =>
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)),
-    );
-    request.once("error", reject);
-  });
+/** Receives a whole request body, or why there is none. */
+export interface BodySink {
+  body(error: Error | undefined, data: Buffer): void;
 }
+
+/**
+ * The same for a Node request, delivered to `sink` in the tick the body ends: 413 as soon as the
+ * declared or received size passes `maxBytes`. `sink.body` is called once.
+ */
+export function collectNodeBody(request: IncomingMessage, maxBytes: number, sink: BodySink): void {
+  const declared = Number(request.headers["content-length"] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    sink.body(tooLarge(maxBytes), EMPTY);
+    return;
+  }
+  new BodyCollector(request, maxBytes, sink);
+}
+
+class BodyCollector {
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+  private settled = false;
+
+  constructor(
+    private readonly request: IncomingMessage,
+    private readonly maxBytes: number,
+    private readonly sink: BodySink,
+  ) {
+    this.onData = this.onData.bind(this);
+    request.on("data", this.onData);
+    request.once("end", () => this.settle(undefined, this.whole()));
+    request.once("error", (error) => this.settle(error, EMPTY));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.total += chunk.byteLength;
+    if (this.total > this.maxBytes) {
+      this.request.off("data", this.onData);
+      this.request.resume();
+      this.settle(tooLarge(this.maxBytes), EMPTY);
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  private whole(): Buffer {
+    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.total);
+  }
+
+  private settle(error: Error | undefined, body: Buffer): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.sink.body(error, body);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

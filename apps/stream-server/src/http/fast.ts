@@ -1,14 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CORS_EXPOSE_HEADERS, H, Q } from "../protocol/constants";
 import { StreamError } from "../protocol/errors";
+import type { AppendOptions, AppendResult, StreamEngine } from "../streams/engine";
 import { isControlPath } from "../subscriptions/paths";
 import type { AppOptions } from "./app";
 import { MOUNT, streamPathOf } from "./app";
 import { authenticate, requireRight, rightsFor, storagePath, targetOf } from "./auth";
-import { readNodeBody } from "./body";
+import { collectNodeBody } from "./body";
 import { nodeHeaders } from "./headers";
+import type { Metrics } from "./metrics";
 import { type ReadSettings, streamSse } from "./read";
-import { appendCore } from "./write";
+import { answerAppend, parseAppend } from "./write";
 
 /**
  * The two hot requests served straight on node:http: appends (POST) and SSE reads of a stream.
@@ -104,32 +106,32 @@ export function createFastPath(options: AppOptions, fallback: NodeListener): Nod
     res.end("internal error");
   };
 
-  const append = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {
-    const started = performance.now();
+  const appendSettings: AppendSettings = { engine, metrics, maxBodyBytes: options.maxBodyBytes, fail };
+
+  /**
+   * An append answered in the tick its body ends when the engine can commit at once (memory; file
+   * then waits only for its fsync); otherwise through the engine's queue.
+   */
+  const append = (req: IncomingMessage, res: ServerResponse, pathname: string) => {
     const incomingId = req.headers["x-request-id"];
-    const common = headersFor(
+    const exchange = new AppendExchange(
+      appendSettings,
       req,
-      typeof incomingId === "string" ? incomingId : `f${(++requestSeq).toString(36)}`,
+      res,
+      headersFor(req, typeof incomingId === "string" ? incomingId : `f${(++requestSeq).toString(36)}`),
     );
-    let status = 500;
-    try {
-      const path = verify ? await authorize(req, pathname) : streamPathOf(pathname);
-      const data = await readNodeBody(req, options.maxBodyBytes);
-      const answer = await appendCore(engine, path, nodeHeaders(req.headers), data, (bytes) => {
-        metrics.appends.inc();
-        metrics.appendBytes.inc(bytes);
-      });
-      status = answer.status;
-      res.writeHead(answer.status, { ...common, ...answer.headers });
-      res.end();
-    } catch (error) {
-      status = error instanceof StreamError ? error.status : 500;
-      fail(req, res, common, error);
+    if (verify) {
+      authorize(req, pathname).then(
+        (path) => exchange.start(path),
+        (error) => exchange.fail(error),
+      );
+      return;
     }
-    metrics.requestDuration.observe(
-      { method: "POST", status: String(status) },
-      (performance.now() - started) / 1000,
-    );
+    try {
+      exchange.start(streamPathOf(pathname));
+    } catch (error) {
+      exchange.fail(error);
+    }
   };
 
   const sse = async (req: IncomingMessage, res: ServerResponse, pathname: string, query: string) => {
@@ -156,7 +158,79 @@ export function createFastPath(options: AppOptions, fallback: NodeListener): Nod
   return (req, res) => {
     const hot = hotPath(req);
     if (!hot) return fallback(req, res);
-    if (req.method === "POST") void append(req, res, hot.pathname);
+    if (req.method === "POST") append(req, res, hot.pathname);
     else void sse(req, res, hot.pathname, hot.query);
   };
+}
+
+interface AppendSettings {
+  engine: StreamEngine;
+  metrics: Metrics;
+  maxBodyBytes: number;
+  fail: (req: IncomingMessage, res: ServerResponse, common: Record<string, string>, error: unknown) => void;
+}
+
+/**
+ * One append on the fast path. A class rather than closures: nothing is allocated per request
+ * beyond this object and its body (the dev runner names every closure it creates, at a cost).
+ */
+class AppendExchange {
+  private readonly started = performance.now();
+  private path = "";
+  private options: AppendOptions | undefined;
+
+  constructor(
+    private readonly settings: AppendSettings,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly common: Record<string, string>,
+  ) {}
+
+  start(path: string): void {
+    this.path = path;
+    collectNodeBody(this.req, this.settings.maxBodyBytes, this);
+  }
+
+  /** Called once with the whole body (`BodySink`). */
+  body(error: Error | undefined, data: Buffer): void {
+    if (error) return this.fail(error);
+    try {
+      const options = parseAppend(nodeHeaders(this.req.headers), data);
+      this.options = options;
+      const { engine } = this.settings;
+      const now = engine.tryAppendNow(this.path, data, options);
+      if (now && now.durable === undefined) return this.answer(now.result, data);
+      const later = now?.durable
+        ? now.durable.then(() => now.result)
+        : engine.append(this.path, data, options);
+      later.then((result) => this.answer(result, data)).catch((caught) => this.fail(caught));
+    } catch (caught) {
+      this.fail(caught);
+    }
+  }
+
+  fail(error: unknown): void {
+    this.settings.fail(this.req, this.res, this.common, error);
+    this.observe(error instanceof StreamError ? error.status : 500);
+  }
+
+  private answer(result: AppendResult, data: Buffer): void {
+    const { metrics } = this.settings;
+    if (result.kind === "appended" && data.byteLength > 0) {
+      metrics.appends.inc();
+      metrics.appendBytes.inc(data.byteLength);
+    }
+    const { status, headers } = answerAppend(this.options as AppendOptions, result, data.byteLength);
+    for (const name in headers) this.common[name] = headers[name] as string;
+    this.res.writeHead(status, this.common);
+    this.res.end();
+    this.observe(status);
+  }
+
+  private observe(status: number): void {
+    this.settings.metrics.requestDuration.observe(
+      { method: "POST", status: String(status) },
+      (performance.now() - this.started) / 1000,
+    );
+  }
 }

@@ -27,14 +27,30 @@ export interface HeaderSource {
   get(name: string): string | null;
 }
 
+/** Lower-case forms of the header names asked for (a handful of constants). */
+const lowerNames = new Map<string, string>();
+
+function lower(name: string): string {
+  let lowered = lowerNames.get(name);
+  if (lowered === undefined) {
+    lowered = name.toLowerCase();
+    if (lowerNames.size < 256) lowerNames.set(name, lowered);
+  }
+  return lowered;
+}
+
 /** Node's request headers (lower-case keys) as a HeaderSource. */
 export function nodeHeaders(headers: Record<string, string | string[] | undefined>): HeaderSource {
-  return {
-    get(name) {
-      const value = headers[name.toLowerCase()];
-      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-    },
-  };
+  return new NodeHeaderSource(headers);
+}
+
+class NodeHeaderSource implements HeaderSource {
+  constructor(private readonly headers: Record<string, string | string[] | undefined>) {}
+
+  get(name: string): string | null {
+    const value = this.headers[lower(name)];
+    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+  }
 }
 
 export function parseProducer(headers: HeaderSource): ProducerHeaders | undefined {

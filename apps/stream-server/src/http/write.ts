@@ -1,7 +1,7 @@
 import { H } from "../protocol/constants";
 import { badRequest } from "../protocol/errors";
 import { isConcreteOffset, normalizeOffset } from "../protocol/offset";
-import type { StreamEngine } from "../streams/engine";
+import type { AppendOptions, AppendResult, StreamEngine } from "../streams/engine";
 import { readBody } from "./body";
 import { type HeaderSource, parseExpiresAt, parseProducer, parseSubOffset, parseTtl } from "./headers";
 
@@ -64,14 +64,32 @@ export async function appendCore(
   h: HeaderSource,
   data: Uint8Array,
   onAppend?: (bytes: number) => void,
-): Promise<{ status: 200 | 204; headers: Record<string, string> }> {
+): Promise<AppendAnswer> {
+  const options = parseAppend(h, data);
+  const result = await engine.append(path, data, options);
+  if (result.kind === "appended" && data.byteLength > 0) onAppend?.(data.byteLength);
+  return answerAppend(options, result, data.byteLength);
+}
+
+export interface AppendAnswer {
+  status: 200 | 204;
+  headers: Record<string, string>;
+}
+
+/** An append's options from its headers; 400 for what the protocol refuses before any state is read. */
+export function parseAppend(h: HeaderSource, data: Uint8Array): AppendOptions {
   const close = h.get(H.closed)?.toLowerCase() === "true";
   const producer = parseProducer(h);
   const seq = h.get(H.seq) ?? undefined;
   const contentType = h.get("content-type") ?? undefined;
   if (data.byteLength === 0 && !close) throw badRequest("empty append body");
   if (data.byteLength > 0 && contentType === undefined) throw badRequest("Content-Type is required");
-  const result = await engine.append(path, data, { contentType, seq, producer, close });
+  return { contentType, seq, producer, close };
+}
+
+/** The status and headers answering an append with this result. */
+export function answerAppend(options: AppendOptions, result: AppendResult, bytes: number): AppendAnswer {
+  const { producer } = options;
   const headers: Record<string, string> = {};
   if (producer) {
     headers[H.producerEpoch] = String(producer.epoch);
@@ -83,8 +101,7 @@ export async function appendCore(
     return { status: 204, headers };
   }
   headers[H.nextOffset] = result.offset;
-  if (data.byteLength > 0) onAppend?.(data.byteLength);
-  return { status: producer && data.byteLength > 0 ? 200 : 204, headers };
+  return { status: producer && bytes > 0 ? 200 : 204, headers };
 }
 
 export async function headStream(ctx: WriteContext): Promise<Response> {

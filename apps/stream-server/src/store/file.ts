@@ -61,7 +61,7 @@ export class FileBackend extends MemoryBackend {
     return backend;
   }
 
-  override async getMeta(path: string): Promise<StreamMeta | undefined> {
+  protected override visibleMeta(path: string): StreamMeta | undefined {
     return this.visible.get(path);
   }
 
@@ -73,7 +73,8 @@ export class FileBackend extends MemoryBackend {
     return sliceMessages(entry.messages, after, cap);
   }
 
-  override async commit(request: CommitRequest): Promise<false | { durable: Promise<void> }> {
+  /** Applies the commit in memory and queues its record; readers see it once it is on disk. */
+  protected override commitNow(request: CommitRequest): false | { durable: Promise<void> } {
     if (this.closed) throw new Error("storage is closed");
     if (!this.apply(request)) return false;
     const durable = this.append(encodeRecord(request)).then(() => {

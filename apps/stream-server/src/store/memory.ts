@@ -1,4 +1,11 @@
-import type { CommitRequest, ControlRecord, StoredMessage, StreamBackend, StreamMeta } from "./types";
+import type {
+  CommitRequest,
+  ControlRecord,
+  LocalView,
+  StoredMessage,
+  StreamBackend,
+  StreamMeta,
+} from "./types";
 
 interface Entry {
   meta: StreamMeta;
@@ -32,8 +39,27 @@ export class MemoryBackend implements StreamBackend {
   protected readonly records = new Map<string, ControlRecord>();
   private readonly recordListeners = new Set<(key: string) => void>();
 
+  readonly local: LocalView = {
+    meta: (path) => this.visibleMeta(path),
+    latestMeta: (path) => this.entries.get(path)?.meta,
+    lastAccess: (path) => this.accessed.get(path),
+    commit: (request) => this.commitNow(request),
+  };
+
   async getMeta(path: string): Promise<StreamMeta | undefined> {
+    return this.visibleMeta(path);
+  }
+
+  /** Metadata readers see; a subclass that makes commits durable later shows the last durable one. */
+  protected visibleMeta(path: string): StreamMeta | undefined {
     return this.entries.get(path)?.meta;
+  }
+
+  /** Applies and announces a commit at once: memory is as durable as it gets. */
+  protected commitNow(request: CommitRequest): false | { durable: Promise<void> | undefined } {
+    if (!this.apply(request)) return false;
+    this.emit(request.path);
+    return { durable: undefined };
   }
 
   async getLatestMeta(path: string): Promise<StreamMeta | undefined> {
@@ -46,9 +72,8 @@ export class MemoryBackend implements StreamBackend {
   }
 
   async commit(request: CommitRequest): Promise<false | { durable: Promise<void> }> {
-    if (!this.apply(request)) return false;
-    this.emit(request.path);
-    return { durable: Promise.resolve() };
+    const outcome = this.commitNow(request);
+    return outcome && { durable: outcome.durable ?? Promise.resolve() };
   }
 
   /** Synchronous compare-and-set; used by subclasses that add durability. */

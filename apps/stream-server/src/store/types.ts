@@ -55,8 +55,24 @@ export interface ControlRecord {
   value: string;
 }
 
+/**
+ * What a backend that holds every stream in this process (memory, file) offers synchronously, so an
+ * uncontended append can be served without awaiting.
+ */
+export interface LocalView {
+  /** Durable, visible metadata (as `getMeta`). */
+  meta(path: string): StreamMeta | undefined;
+  /** Metadata including commits not yet durable (as `getLatestMeta`). */
+  latestMeta(path: string): StreamMeta | undefined;
+  lastAccess(path: string): number | undefined;
+  /** As `commit`; `durable` is undefined when the commit is durable already (memory). */
+  commit(request: CommitRequest): false | { durable: Promise<void> | undefined };
+}
+
 export interface StreamBackend {
   readonly kind: "memory" | "file" | "redis";
+  /** Present on backends whose state is all in this process. */
+  readonly local?: LocalView;
   /** Durable, visible metadata. */
   getMeta(path: string): Promise<StreamMeta | undefined>;
   /** Metadata including commits not yet durable: what writers compare against. */

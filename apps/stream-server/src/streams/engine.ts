@@ -41,6 +41,8 @@ export class StreamEngine {
   /** Live SSE subscribers, woken with the waiters. */
   readonly fanout = new Fanout({ read: (path, after) => this.read(path, after) });
   private readonly mutex = new KeyedMutex();
+  /** Streams with an `append` under way, and how many. */
+  private readonly appending = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -78,14 +80,17 @@ export class StreamEngine {
   }
 
   private async isExpired(meta: StreamMeta): Promise<boolean> {
-    const now = this.now();
+    const lastAccess = meta.ttlSeconds === undefined ? undefined : await this.backend.lastAccess(meta.path);
+    return this.expiredAt(meta, lastAccess, this.now());
+  }
+
+  private expiredAt(meta: StreamMeta, lastAccess: number | undefined, now: number): boolean {
     if (meta.expiresAt !== undefined) {
       const at = Date.parse(meta.expiresAt);
       if (!Number.isFinite(at) || now >= at) return true;
     }
-    if (meta.ttlSeconds !== undefined) {
-      const last = (await this.backend.lastAccess(meta.path)) ?? meta.createdAt;
-      if (now >= last + meta.ttlSeconds * 1000) return true;
+    if (meta.ttlSeconds !== undefined && now >= (lastAccess ?? meta.createdAt) + meta.ttlSeconds * 1000) {
+      return true;
     }
     return false;
   }
@@ -252,15 +257,53 @@ export class StreamEngine {
   }
 
   async append(path: string, body: Uint8Array, options: AppendOptions): Promise<AppendResult> {
-    await this.get(path, false);
-    const result = await this.update(path, async (commit) => {
-      const meta = await this.backend.getLatestMeta(path);
-      if (!meta) throw notFound();
-      if (meta.softDeleted) throw gone();
-      return this.appendLocked(meta, body, options, commit);
-    });
-    this.backend.touch(path, this.now());
-    return result;
+    // Counted from the first step, so that `tryAppendNow` never overtakes an append already begun.
+    this.appending.set(path, (this.appending.get(path) ?? 0) + 1);
+    try {
+      await this.get(path, false);
+      const result = await this.update(path, async (commit) => {
+        const meta = await this.backend.getLatestMeta(path);
+        if (!meta) throw notFound();
+        if (meta.softDeleted) throw gone();
+        return this.appendLocked(meta, body, options, commit);
+      });
+      this.backend.touch(path, this.now());
+      return result;
+    } finally {
+      const left = (this.appending.get(path) ?? 1) - 1;
+      if (left === 0) this.appending.delete(path);
+      else this.appending.set(path, left);
+    }
+  }
+
+  /**
+   * `append` in one synchronous step, for a backend that holds its streams in this process when
+   * nothing else is in flight on the stream: the same checks (including every protocol error,
+   * thrown as from `append`) and the same commit. Undefined when it cannot apply (another backend,
+   * a busy stream, a missing, deleted or expiring stream, a lost race): the caller uses `append`.
+   * `durable`, when present, must settle before the append is acknowledged.
+   */
+  tryAppendNow(
+    path: string,
+    body: Uint8Array,
+    options: AppendOptions,
+  ): { result: AppendResult; durable: Promise<void> | undefined } | undefined {
+    const local = this.backend.local;
+    if (!local || this.mutex.isHeld(path) || this.appending.has(path)) return undefined;
+    const visible = local.meta(path);
+    const meta = local.latestMeta(path);
+    if (!visible || !meta || visible.softDeleted || meta.softDeleted) return undefined;
+    const now = this.now();
+    if (this.expiredAt(meta, local.lastAccess(path), now)) return undefined;
+    const plan = planAppend(meta, body, options, now);
+    let durable: Promise<void> | undefined;
+    if (plan.request) {
+      const outcome = local.commit(plan.request);
+      if (outcome === false) return undefined;
+      durable = outcome.durable;
+    }
+    this.backend.touch(path, now);
+    return { result: plan.result, durable };
   }
 
   private async appendLocked(
@@ -269,61 +312,9 @@ export class StreamEngine {
     options: AppendOptions,
     commit: Commit,
   ): Promise<AppendResult | typeof RETRY> {
-    const { producer } = options;
-    if (meta.closed && !producer && body.byteLength === 0 && options.close) {
-      return { kind: "appended", offset: meta.tailOffset, closed: true };
-    }
-    if (meta.closed) {
-      const by = meta.closedBy;
-      if (
-        producer &&
-        by &&
-        by.producerId === producer.id &&
-        by.epoch === producer.epoch &&
-        by.seq === producer.seq
-      ) {
-        return { kind: "duplicate", offset: meta.tailOffset, lastSeq: producer.seq, closed: true };
-      }
-      throw conflict("stream is closed", { "Stream-Closed": "true", "Stream-Next-Offset": meta.tailOffset });
-    }
-    const closeOnly = body.byteLength === 0 && options.close === true;
-    if (!closeOnly && options.contentType !== undefined) {
-      if (normalizeContentType(options.contentType) !== normalizeContentType(meta.contentType)) {
-        throw conflict("content type does not match the stream");
-      }
-    }
-    let producers = meta.producers;
-    if (producer) {
-      const verdict = validateProducer(meta.producers[producer.id], producer, this.now());
-      if (verdict.kind === "duplicate") {
-        return { kind: "duplicate", offset: meta.tailOffset, lastSeq: verdict.lastSeq, closed: false };
-      }
-      producers = { ...meta.producers, [producer.id]: verdict.state };
-    }
-    if (options.seq !== undefined && meta.lastSeq !== undefined && options.seq <= meta.lastSeq) {
-      throw conflict("Stream-Seq must increase");
-    }
-    const messages: StoredMessage[] = [];
-    let tail = meta.tailOffset;
-    if (!closeOnly) {
-      const data = encodeAppend(meta.contentType, body, false);
-      tail = formatOffset(bytePosition(tail) + data.byteLength);
-      messages.push({ offset: tail, data });
-    }
-    const closed = options.close === true;
-    const next: StreamMeta = {
-      ...meta,
-      version: meta.version + 1,
-      tailOffset: tail,
-      producers,
-      closed,
-      ...(options.seq !== undefined ? { lastSeq: options.seq } : {}),
-      ...(closed && producer
-        ? { closedBy: { producerId: producer.id, epoch: producer.epoch, seq: producer.seq } }
-        : {}),
-    };
-    const ok = await commit({ path: meta.path, expectedVersion: meta.version, meta: next, messages });
-    return ok ? { kind: "appended", offset: tail, closed } : RETRY;
+    const plan = planAppend(meta, body, options, this.now());
+    if (!plan.request) return plan.result;
+    return (await commit(plan.request)) ? plan.result : RETRY;
   }
 
   /** Messages after `offset`, through fork chains, and the metadata they were read against. */
@@ -360,6 +351,77 @@ export class StreamEngine {
 }
 
 const RETRY: unique symbol = Symbol("retry");
+
+/**
+ * The protocol's decision on an append (PROTOCOL.md 5.2) against the stream's current metadata:
+ * the answer, and the commit to make when there is one. Conflicts are thrown.
+ */
+function planAppend(
+  meta: StreamMeta,
+  body: Uint8Array,
+  options: AppendOptions,
+  now: number,
+): { result: AppendResult; request?: CommitRequest } {
+  const { producer } = options;
+  if (meta.closed && !producer && body.byteLength === 0 && options.close) {
+    return { result: { kind: "appended", offset: meta.tailOffset, closed: true } };
+  }
+  if (meta.closed) {
+    const by = meta.closedBy;
+    if (
+      producer &&
+      by &&
+      by.producerId === producer.id &&
+      by.epoch === producer.epoch &&
+      by.seq === producer.seq
+    ) {
+      return { result: { kind: "duplicate", offset: meta.tailOffset, lastSeq: producer.seq, closed: true } };
+    }
+    throw conflict("stream is closed", { "Stream-Closed": "true", "Stream-Next-Offset": meta.tailOffset });
+  }
+  const closeOnly = body.byteLength === 0 && options.close === true;
+  if (!closeOnly && options.contentType !== undefined) {
+    if (normalizeContentType(options.contentType) !== normalizeContentType(meta.contentType)) {
+      throw conflict("content type does not match the stream");
+    }
+  }
+  let producers = meta.producers;
+  if (producer) {
+    const verdict = validateProducer(meta.producers[producer.id], producer, now);
+    if (verdict.kind === "duplicate") {
+      return {
+        result: { kind: "duplicate", offset: meta.tailOffset, lastSeq: verdict.lastSeq, closed: false },
+      };
+    }
+    producers = { ...meta.producers, [producer.id]: verdict.state };
+  }
+  if (options.seq !== undefined && meta.lastSeq !== undefined && options.seq <= meta.lastSeq) {
+    throw conflict("Stream-Seq must increase");
+  }
+  const messages: StoredMessage[] = [];
+  let tail = meta.tailOffset;
+  if (!closeOnly) {
+    const data = encodeAppend(meta.contentType, body, false);
+    tail = formatOffset(bytePosition(tail) + data.byteLength);
+    messages.push({ offset: tail, data });
+  }
+  const closed = options.close === true;
+  const next: StreamMeta = {
+    ...meta,
+    version: meta.version + 1,
+    tailOffset: tail,
+    producers,
+    closed,
+    ...(options.seq !== undefined ? { lastSeq: options.seq } : {}),
+    ...(closed && producer
+      ? { closedBy: { producerId: producer.id, epoch: producer.epoch, seq: producer.seq } }
+      : {}),
+  };
+  return {
+    result: { kind: "appended", offset: tail, closed },
+    request: { path: meta.path, expectedVersion: meta.version, meta: next, messages },
+  };
+}
 
 type Commit = (request: CommitRequest) => Promise<boolean>;
 

@@ -6,6 +6,11 @@ export class KeyedMutex {
   /** Keys being worked on, each with the callers waiting for it. */
   private readonly held = new Map<string, Array<() => void>>();
 
+  /** Whether work on `key` is running or queued. */
+  isHeld(key: string): boolean {
+    return this.held.has(key);
+  }
+
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const queue = this.held.get(key);
     if (queue) await new Promise<void>((resolve) => queue.push(resolve));
