@@ -193,13 +193,19 @@ class AppendExchange {
 
   /** Called once with the whole body (`BodySink`). */
   body(error: Error | undefined, data: Buffer): void {
-    if (error) return this.fail(error);
+    if (error) {
+      this.fail(error);
+      return;
+    }
     try {
       const options = parseAppend(nodeHeaders(this.req.headers), data);
       this.options = options;
       const { engine } = this.settings;
       const now = engine.tryAppendNow(this.path, data, options);
-      if (now && now.durable === undefined) return this.answer(now.result, data);
+      if (now && now.durable === undefined) {
+        this.answer(now.result, data);
+        return;
+      }
       const later = now?.durable
         ? now.durable.then(() => now.result)
         : engine.append(this.path, data, options);
