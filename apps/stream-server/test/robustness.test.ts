@@ -79,4 +79,16 @@ describe("graceful shutdown", () => {
     await stopped;
     expect(text).toContain('"streamNextOffset":"0000000000000000_0000000000000001"');
   });
+
+  it("answers a waiting long-poll at once instead of after its timeout", async () => {
+    // The long-poll timeout (60 s) is far past this test's own limit: only the shutdown can answer.
+    const own = await startTestServer({ STREAM_LONG_POLL_TIMEOUT_MS: "60000" });
+    await fetch(`${own.url}/streams/lp`, { method: "PUT", headers: { "content-type": "text/plain" } });
+    const waiting = fetch(`${own.url}/streams/lp?offset=now&live=long-poll`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await own.stop();
+    const res = await waiting;
+    expect(res.status).toBe(204);
+    expect(res.headers.get("stream-up-to-date")).toBe("true");
+  }, 10_000);
 });

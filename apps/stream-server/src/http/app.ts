@@ -174,7 +174,8 @@ export function createApp(options: AppOptions) {
       try {
         return await readResponse(engine, read, {
           ...request,
-          signal: AbortSignal.any([options.shutdown, c.req.raw.signal]),
+          signal: c.req.raw.signal,
+          shutdown: options.shutdown,
         });
       } finally {
         metrics.liveConnections.dec({ mode: "long-poll" });

@@ -114,7 +114,8 @@ export function presenceRoutes<E extends Env>(options: PresenceRouteOptions) {
     }
     return readResponse(engine, read, {
       ...request,
-      signal: AbortSignal.any([options.shutdown, c.req.raw.signal]),
+      signal: c.req.raw.signal,
+      shutdown: options.shutdown,
     });
   });
 

@@ -22,7 +22,10 @@ export interface ReadRequest {
   path: string;
   url: URL;
   ifNoneMatch: string | null;
+  /** The client's request: aborted when it goes away. */
   signal: AbortSignal;
+  /** The server's: aborted at shutdown, so a waiting long-poll answers at once. */
+  shutdown?: AbortSignal;
 }
 
 export function parseReadQuery(url: URL): { offset?: string; live: string | null; cursor?: string } {
@@ -75,11 +78,9 @@ export async function readResponse(
     if (!meta.closed) {
       // Register before re-reading, so an append landing between the two cannot be missed.
       const cancel = new AbortController();
-      const waiting = engine.waitForChange(
-        req.path,
-        settings.longPollTimeoutMs,
-        AbortSignal.any([req.signal, cancel.signal]),
-      );
+      const signals = [req.signal, cancel.signal];
+      if (req.shutdown) signals.push(req.shutdown);
+      const waiting = engine.waitForChange(req.path, settings.longPollTimeoutMs, ...signals);
       let after = await engine.read(req.path, from);
       if (after.messages.length === 0 && !after.meta.closed) {
         await waiting;

@@ -89,3 +89,23 @@ describe("appends served at once (tryAppendNow)", () => {
     expect(await texts(engine, "/f")).toEqual(["durable"]);
   });
 });
+
+describe("sliding TTL across a restart of file storage", () => {
+  it("counts the restart as an access, so a stream read just before it survives", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ds-ttl-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    let now = 1_000_000;
+    const clock = () => now;
+    let engine = new StreamEngine(await FileBackend.open({ dir, fsync: false }), clock);
+    await engine.create("/t", { ...text, ttlSeconds: 60, initialData: body("kept") });
+    now += 50_000;
+    await engine.read("/t", ""); // an access 50 s after creation
+    await engine.close();
+    now += 20_000; // 70 s after creation, 20 s after the last access
+    engine = new StreamEngine(await FileBackend.open({ dir, fsync: false }), clock);
+    cleanups.push(() => engine.close());
+    expect(await texts(engine, "/t")).toEqual(["kept"]);
+    now += 61_000;
+    await expect(engine.read("/t", "")).rejects.toMatchObject({ status: 404 });
+  });
+});

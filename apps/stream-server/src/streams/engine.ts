@@ -45,10 +45,14 @@ export class StreamEngine {
   private readonly appending = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
+  /** When this engine started: access times before it may be lost (see `expiredAt`). */
+  private readonly startedAt: number;
+
   constructor(
     readonly backend: StreamBackend,
     private readonly now: () => number = Date.now,
   ) {
+    this.startedAt = now();
     this.unsubscribe = backend.onChange((path) => {
       this.waiters.wake(path);
       this.fanout.changed(path);
@@ -89,9 +93,10 @@ export class StreamEngine {
       const at = Date.parse(meta.expiresAt);
       if (!Number.isFinite(at) || now >= at) return true;
     }
-    if (meta.ttlSeconds !== undefined && now >= (lastAccess ?? meta.createdAt) + meta.ttlSeconds * 1000) {
-      return true;
-    }
+    // A backend that does not keep access times (file) forgets them on restart: the restart then
+    // counts as the last access, so a stream read just before it is not dropped just after it.
+    const since = lastAccess ?? Math.max(meta.createdAt, this.startedAt);
+    if (meta.ttlSeconds !== undefined && now >= since + meta.ttlSeconds * 1000) return true;
     return false;
   }
 
@@ -344,9 +349,9 @@ export class StreamEngine {
     return limit !== undefined ? result.slice(0, limit) : result;
   }
 
-  /** Waits until `path` changes (append, close, delete) or the timeout passes. */
-  waitForChange(path: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
-    return this.waiters.wait(path, timeoutMs, signal);
+  /** Waits until `path` changes (append, close, delete), the timeout passes or a signal aborts. */
+  waitForChange(path: string, timeoutMs: number, ...signals: AbortSignal[]): Promise<WaitResult> {
+    return this.waiters.wait(path, timeoutMs, ...signals);
   }
 }
 

@@ -24,8 +24,9 @@ export class Waiters {
     for (const path of [...this.byPath.keys()]) this.wake(path);
   }
 
-  wait(path: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
-    if (signal?.aborted) return Promise.resolve("aborted");
+  /** Resolves when `path` changes, the timeout passes or any of `signals` aborts. */
+  wait(path: string, timeoutMs: number, ...signals: AbortSignal[]): Promise<WaitResult> {
+    if (signals.some((signal) => signal.aborted)) return Promise.resolve("aborted");
     return new Promise((resolve) => {
       let set = this.byPath.get(path);
       if (!set) {
@@ -35,7 +36,7 @@ export class Waiters {
       const owner = set;
       const finish = (result: WaitResult) => {
         clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        for (const signal of signals) signal.removeEventListener("abort", onAbort);
         if (owner.delete(waiter)) {
           this.count--;
           if (owner.size === 0 && this.byPath.get(path) === owner) this.byPath.delete(path);
@@ -45,7 +46,7 @@ export class Waiters {
       const waiter: Waiter = { resolve: finish };
       const onAbort = () => finish("aborted");
       const timer = setTimeout(() => finish("timeout"), timeoutMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      for (const signal of signals) signal.addEventListener("abort", onAbort, { once: true });
       owner.add(waiter);
       this.count++;
     });
