@@ -1,4 +1,6 @@
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mintStreamToken, type StreamRight } from "@superset/stream-tokens";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEnv } from "../src/env";
@@ -143,6 +145,66 @@ describe("subscriptions with auth on", () => {
       headers: { authorization: `Bearer ${await token("s1", ["read", "append"], "org-b")}` },
     });
     expect(res.status).toBe(404);
+  });
+});
+
+describe("subscription metrics", () => {
+  it("counts subscriptions and the wake events written to pull-wake streams", async () => {
+    const server = await startTestServer({ STREAM_STORAGE: "memory" });
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    };
+    try {
+      expect(await metric("ds_subscriptions")).toBe(0);
+      await fetch(`${server.url}/streams/wake`, { method: "PUT", headers: json, body: "[]" });
+      const body = { type: "pull-wake", pattern: "jobs/*", wake_stream: "wake" };
+      expect((await put(`${server.url}/streams/__ds/subscriptions/m1`, body)).status).toBe(201);
+      expect(await metric("ds_subscriptions")).toBe(1);
+      await fetch(`${server.url}/streams/jobs/1`, { method: "PUT", headers: json, body: '{"n":1}' });
+      await expect.poll(() => metric("ds_wake_events_total")).toBeGreaterThanOrEqual(1);
+      const wake = (await (await fetch(`${server.url}/streams/wake?offset=-1`)).json()) as Array<{
+        type: string;
+      }>;
+      expect(wake.map((event) => event.type)).toContain("wake");
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("webhook delivery metrics", () => {
+  it("counts deliveries a receiver took and ones it refused", async () => {
+    let answer = 500;
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(answer, { "content-type": "application/json" });
+        res.end(JSON.stringify({ done: true }));
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    const server = await startTestServer({
+      STREAM_STORAGE: "memory",
+      STREAM_WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${port}`,
+    });
+    const metric = async (outcome: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = new RegExp(`^ds_webhook_deliveries_total\\{outcome="${outcome}"\\} (\\S+)$`, "m");
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    try {
+      const body = { type: "webhook", pattern: "hooks/*", webhook: { url: `http://127.0.0.1:${port}/hook` } };
+      expect((await put(`${server.url}/streams/__ds/subscriptions/h1`, body)).status).toBe(201);
+      await fetch(`${server.url}/streams/hooks/1`, { method: "PUT", headers: json, body: '{"n":1}' });
+      await expect.poll(() => metric("failed")).toBeGreaterThanOrEqual(1);
+      answer = 200;
+      await expect.poll(() => metric("ok"), { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    } finally {
+      await server.stop();
+      receiver.close();
+    }
   });
 });
 

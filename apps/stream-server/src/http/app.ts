@@ -92,7 +92,13 @@ export function createApp(options: AppOptions) {
     engine,
     options.subscriptions ?? { policy: new WebhookUrlPolicy([]), webhookTimeoutMs: 10_000, sweepMs: 250 },
     logger,
+    Date.now,
+    {
+      delivered: (ok) => metrics.webhookDeliveries.inc({ outcome: ok ? "ok" : "failed" }),
+      wakeWritten: () => metrics.wakeEvents.inc(),
+    },
   );
+  metrics.subscriptionCount.read = () => subscriptions.count;
   options.shutdown.addEventListener("abort", () => subscriptions.stop(), { once: true });
   /** The reserved `__ds` namespace (subscription APIs) authorizes on its own, before the stream routes. */
   app.use(`${MOUNT}/*`, async (c, next) => {

@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 /** Prometheus metrics of one server instance. */
 export function createMetrics() {
   const registry = new Registry();
+  const subscriptionCount = { read: () => 0 };
   collectDefaultMetrics({ register: registry });
   return {
     registry,
@@ -16,6 +17,27 @@ export function createMetrics() {
       name: "ds_live_connections",
       help: "Open SSE connections and pending long-polls",
       labelNames: ["mode"],
+      registers: [registry],
+    }),
+    /** Set by whoever owns the subscriptions; read at each scrape. */
+    subscriptionCount,
+    subscriptions: new Gauge({
+      name: "ds_subscriptions",
+      help: "Webhook and pull-wake subscriptions known to this instance",
+      registers: [registry],
+      collect() {
+        this.set(subscriptionCount.read());
+      },
+    }),
+    webhookDeliveries: new Counter({
+      name: "ds_webhook_deliveries_total",
+      help: "Webhook deliveries by outcome (ok: a 2xx answer; failed: anything else, retried later)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    wakeEvents: new Counter({
+      name: "ds_wake_events_total",
+      help: "Wake events written to pull-wake streams",
       registers: [registry],
     }),
     requestDuration: new Histogram({

@@ -36,6 +36,12 @@ export interface SubscriptionSettings {
   keys?: GivenKeys;
 }
 
+/** What the service reports to metrics. */
+export interface SubscriptionMetrics {
+  delivered(ok: boolean): void;
+  wakeWritten(): void;
+}
+
 export interface AckRequest {
   wake_id?: unknown;
   generation?: unknown;
@@ -65,6 +71,7 @@ export class SubscriptionService {
     private readonly settings: SubscriptionSettings,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly metrics?: SubscriptionMetrics,
   ) {
     const backend = engine.backend;
     this.unsubscribe.push(
@@ -98,6 +105,11 @@ export class SubscriptionService {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const off of this.unsubscribe) off();
+  }
+
+  /** Subscriptions known to this instance. */
+  get count(): number {
+    return this.mirror.size;
   }
 
   get signingKeys(): SubscriptionKeys {
@@ -447,6 +459,7 @@ export class SubscriptionService {
     await this.engine.append(path, new TextEncoder().encode(JSON.stringify(event)), {
       contentType: meta.contentType,
     });
+    this.metrics?.wakeWritten();
   }
 
   private async deliver(key: string, generation: number): Promise<void> {
@@ -472,6 +485,7 @@ export class SubscriptionService {
         return { ok: false, status: 0, done: false };
       },
     );
+    this.metrics?.delivered(outcome.ok);
     if (this.stopped) return;
     await this.mutate(key, async (current) => {
       if (!current || current.generation !== generation || !current.wakeId) return { result: undefined };
