@@ -1,5 +1,7 @@
 import net from "node:net";
 
+import { serveFloor } from "./serve-floor";
+
 /**
  * The lower floor: no HTTP library at all. A `net` server that finds each request's end by its
  * Content-Length and answers with a fixed status line: PUT 201, POST 204 after writing the body as
@@ -40,13 +42,6 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   });
 });
 
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address();
-  process.stdout.write(
-    `READY http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}\n`,
-  );
-});
-process.on("SIGTERM", () => {
+serveFloor(server, () => {
   for (const subscriber of subscribers) subscriber.destroy();
-  server.close(() => process.exit(0));
 });

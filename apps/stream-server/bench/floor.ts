@@ -1,5 +1,7 @@
 import { createServer, type ServerResponse } from "node:http";
 
+import { serveFloor } from "./serve-floor";
+
 /**
  * The floor: a node:http server with no protocol, storage or checks. PUT answers 201, POST answers
  * 204 and writes the body as one SSE data event to every open GET, GET stays open as SSE. What it
@@ -27,13 +29,6 @@ const server = createServer({ noDelay: true }, (req, res) => {
   });
 });
 
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address();
-  process.stdout.write(
-    `READY http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}\n`,
-  );
-});
-process.on("SIGTERM", () => {
+serveFloor(server, () => {
   for (const subscriber of subscribers) subscriber.end();
-  server.close(() => process.exit(0));
 });
