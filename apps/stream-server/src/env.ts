@@ -23,6 +23,12 @@ const schema = z
     STREAM_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(400),
     STREAM_PRESENCE_TTL_MS: z.coerce.number().int().min(100).default(30_000),
     STREAM_FSYNC: z.enum(["on", "off"]).default("on"),
+    STREAM_SEGMENT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(4096)
+      .default(64 * 1024 * 1024),
+    STREAM_COMPACT_AFTER_SEGMENTS: z.coerce.number().int().min(0).default(4),
     STREAM_WEBHOOK_ALLOWED_HOSTS: z
       .string()
       .default("")

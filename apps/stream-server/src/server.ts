@@ -117,7 +117,12 @@ async function openStorage(env: Env): Promise<{ backend: StreamBackend; beats: P
       return { backend: new MemoryBackend(), beats: new MemoryBeats() };
     case "file":
       return {
-        backend: await FileBackend.open({ dir: env.STREAM_DATA_DIR, fsync: env.STREAM_FSYNC === "on" }),
+        backend: await FileBackend.open({
+          dir: env.STREAM_DATA_DIR,
+          fsync: env.STREAM_FSYNC === "on",
+          segmentBytes: env.STREAM_SEGMENT_BYTES,
+          compactAfterSegments: env.STREAM_COMPACT_AFTER_SEGMENTS,
+        }),
         beats: new MemoryBeats(),
       };
     case "redis": {
