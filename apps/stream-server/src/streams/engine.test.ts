@@ -109,3 +109,26 @@ describe("sliding TTL across a restart of file storage", () => {
     await expect(engine.read("/t", "")).rejects.toMatchObject({ status: 404 });
   });
 });
+
+describe("access times", () => {
+  it("are recorded only for streams with a TTL (Redis would pay a write for each)", async () => {
+    const touched: string[] = [];
+    class CountingBackend extends MemoryBackend {
+      override touch(path: string, at: number): void {
+        touched.push(path);
+        super.touch(path, at);
+      }
+    }
+    const engine = new StreamEngine(new CountingBackend());
+    cleanups.push(() => engine.close());
+    await engine.create("/plain", text);
+    await engine.create("/ttl", { ...text, ttlSeconds: 60 });
+    for (const path of ["/plain", "/ttl"]) {
+      await engine.append(path, body("queued"), text);
+      engine.tryAppendNow(path, body("now"), text);
+      await engine.read(path, "");
+    }
+    expect(touched.every((path) => path === "/ttl")).toBe(true);
+    expect(touched.length).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -71,8 +71,16 @@ export class StreamEngine {
     const meta = await this.resolve(path);
     if (!meta) throw notFound();
     if (meta.softDeleted) throw gone();
-    if (touch) this.backend.touch(path, this.now());
+    if (touch) this.touch(meta);
     return meta;
+  }
+
+  /**
+   * Records an access for sliding TTL. Only streams with a TTL need one (the TTL is fixed at
+   * creation), which spares Redis a write on every append and read of the others.
+   */
+  private touch(meta: StreamMeta, now = this.now()): void {
+    if (meta.ttlSeconds !== undefined) this.backend.touch(meta.path, now);
   }
 
   /** Metadata after applying expiry; soft-deleted streams are returned as such. */
@@ -188,7 +196,7 @@ export class StreamEngine {
       if (!sameConfig(created.meta, options))
         throw conflict("stream already exists with different configuration");
     }
-    this.backend.touch(path, this.now());
+    this.touch(created.meta);
     return created;
   }
 
@@ -265,14 +273,14 @@ export class StreamEngine {
     // Counted from the first step, so that `tryAppendNow` never overtakes an append already begun.
     this.appending.set(path, (this.appending.get(path) ?? 0) + 1);
     try {
-      await this.get(path, false);
+      const current = await this.get(path, false);
       const result = await this.update(path, async (commit) => {
         const meta = await this.backend.getLatestMeta(path);
         if (!meta) throw notFound();
         if (meta.softDeleted) throw gone();
         return this.appendLocked(meta, body, options, commit);
       });
-      this.backend.touch(path, this.now());
+      this.touch(current);
       return result;
     } finally {
       const left = (this.appending.get(path) ?? 1) - 1;
@@ -307,7 +315,7 @@ export class StreamEngine {
       if (outcome === false) return undefined;
       durable = outcome.durable;
     }
-    this.backend.touch(path, now);
+    this.touch(meta, now);
     return { result: plan.result, durable };
   }
 
