@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type FakeAnthropic, startFakeAnthropic } from "@superset/fake-anthropic";
 import pino from "pino";
@@ -101,6 +101,9 @@ async function main(): Promise<void> {
       approvalTimeoutMs: env.SUPERSET_APPROVAL_TIMEOUT_MS,
       logger,
       onProgress: progressPrinter(say),
+      processRegistryFile:
+        env.SUPERSET_CLAUDE_PROCESSES_FILE ??
+        (tokenFile ? join(dirname(tokenFile), "claude-processes.json") : undefined),
     });
   const explicitToken = values["device-token"] ?? env.SUPERSET_DEVICE_TOKEN;
   let host: RunningHost;

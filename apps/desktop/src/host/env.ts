@@ -9,6 +9,11 @@ const schema = z.object({
   SUPERSET_DEVICE_TOKEN: z.string().min(1).optional(),
   /** A file that keeps the device token between runs (written with mode 600 after registering). */
   SUPERSET_DEVICE_TOKEN_FILE: z.string().min(1).optional(),
+  /**
+   * Where the host lists its Claude Code processes, so that the next start stops those a crash left
+   * running (default: `claude-processes.json` beside the device token file, when there is one).
+   */
+  SUPERSET_CLAUDE_PROCESSES_FILE: z.string().min(1).optional(),
   SUPERSET_DEVICE_NAME: z.string().min(1).max(200).optional(),
   /** `id=path` pairs separated by commas. */
   SUPERSET_WORKSPACES: z.string().optional(),

@@ -19,7 +19,12 @@ async function main(): Promise<void> {
     location: { isPackaged: app.isPackaged, appPath: app.getAppPath(), resourcesPath: process.resourcesPath },
     logger,
   });
-  const { approvals, sessions } = createDesktopSessions(env, backend, logger);
+  const { approvals, sessions } = createDesktopSessions(
+    env,
+    backend,
+    logger,
+    join(app.getPath("userData"), "claude-processes.json"),
+  );
 
   const window = new BrowserWindow({
     width: 1200,

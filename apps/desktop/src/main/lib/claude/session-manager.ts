@@ -5,6 +5,7 @@ import { denyAllApprovals, type RequestApproval } from "./approvals";
 import { ClaudeCoreError } from "./errors";
 import type { ClaudeSessionEvent, TurnEndEvent } from "./events";
 import { createLogger, type Logger } from "./logger";
+import { ProcessRegistry } from "./process-registry";
 import { ClaudeSession, type SessionRuntime } from "./session";
 
 export interface ClaudeSessionManagerOptions {
@@ -24,6 +25,11 @@ export interface ClaudeSessionManagerOptions {
   maxProcesses?: number;
   /** After an interrupt, how long Claude Code may take to end the turn before its process is stopped. */
   interruptGraceMs?: number;
+  /**
+   * Where the manager lists the Claude Code processes it runs. At construction it stops the ones an
+   * earlier run on this file left behind (see `ProcessRegistry`). Without it, nothing is recorded.
+   */
+  processRegistryFile?: string;
 }
 
 export interface StartSessionInput {
@@ -67,8 +73,16 @@ export class ClaudeSessionManager {
   /** Claude Code processes spawned so far, by session id. */
   readonly processStarts = new Map<string, number>();
 
+  private readonly registry: ProcessRegistry | undefined;
+  /** Processes of an earlier run stopped at construction. */
+  readonly reapedProcesses: number[];
+
   constructor(options: ClaudeSessionManagerOptions) {
     this.logger = options.logger ?? createLogger();
+    this.registry = options.processRegistryFile
+      ? new ProcessRegistry(options.processRegistryFile, this.logger)
+      : undefined;
+    this.reapedProcesses = this.registry?.reapOrphans() ?? [];
     this.idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
     this.maxProcesses = Math.max(1, options.maxProcesses ?? 4);
     this.runtime = {
@@ -81,9 +95,13 @@ export class ClaudeSessionManager {
       interruptGraceMs: options.interruptGraceMs ?? 5_000,
       acquireProcessSlot: (session) => this.acquireSlot(session),
       releaseProcessSlot: () => this.releaseSlot(),
-      onProcessSpawned: (session, pid) => {
+      onProcessSpawned: (session, pid, argv) => {
         this.processStarts.set(session.sessionId, (this.processStarts.get(session.sessionId) ?? 0) + 1);
+        if (pid !== undefined) this.registry?.add(pid, argv);
         this.logger.info({ sessionId: session.sessionId, pid }, "claude process spawned");
+      },
+      onProcessExited: (_session, pid) => {
+        if (pid !== undefined) this.registry?.remove(pid);
       },
       publish: (event) => this.publish(event),
       onIdle: (session) => this.onIdle(session),

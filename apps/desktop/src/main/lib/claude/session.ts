@@ -28,7 +28,8 @@ export interface SessionRuntime {
   /** Waits until one more Claude Code process may run (the manager bounds how many run at once). */
   acquireProcessSlot(session: ClaudeSession): Promise<void>;
   releaseProcessSlot(session: ClaudeSession): void;
-  onProcessSpawned(session: ClaudeSession, pid: number | undefined): void;
+  onProcessSpawned(session: ClaudeSession, pid: number | undefined, argv: string[]): void;
+  onProcessExited(session: ClaudeSession, pid: number | undefined): void;
   publish(event: ClaudeSessionEvent): void;
   onIdle(session: ClaudeSession): void;
 }
@@ -233,7 +234,8 @@ export class ClaudeSession {
             logger.warn({ sessionId: this.sessionId, err: String(error) }, "spawn error"),
           );
           proc.pid = child.pid;
-          this.runtime.onProcessSpawned(this, child.pid);
+          this.runtime.onProcessSpawned(this, child.pid, [options.command, ...options.args]);
+          child.once("exit", () => this.runtime.onProcessExited(this, child.pid));
           return child;
         },
       },

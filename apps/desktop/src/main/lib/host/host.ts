@@ -36,6 +36,8 @@ export interface HostOptions {
   approvalPollMs?: number;
   lingerMs?: number;
   maxProcesses?: number;
+  /** Where the host lists its Claude Code processes; the next start stops those a crash left running. */
+  processRegistryFile?: string;
   logger: Logger;
   onProgress?: (progress: TurnProgress) => void;
 }
@@ -163,6 +165,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     requestApproval,
     approvalTimeoutMs: options.approvalTimeoutMs,
     maxProcesses: options.maxProcesses,
+    processRegistryFile: options.processRegistryFile,
   };
   const manager = new ClaudeSessionManager(managerOptions);
   const leaseMs = options.leaseMs ?? 30_000;
