@@ -177,7 +177,6 @@ interface AppendSettings {
 class AppendExchange {
   private readonly started = performance.now();
   private path = "";
-  private options: AppendOptions | undefined;
 
   constructor(
     private readonly settings: AppendSettings,
@@ -199,17 +198,16 @@ class AppendExchange {
     }
     try {
       const options = parseAppend(nodeHeaders(this.req.headers), data);
-      this.options = options;
       const { engine } = this.settings;
       const now = engine.tryAppendNow(this.path, data, options);
       if (now && now.durable === undefined) {
-        this.answer(now.result, data);
+        this.answer(options, now.result, data);
         return;
       }
       const later = now?.durable
         ? now.durable.then(() => now.result)
         : engine.append(this.path, data, options);
-      later.then((result) => this.answer(result, data)).catch((caught) => this.fail(caught));
+      later.then((result) => this.answer(options, result, data)).catch((caught) => this.fail(caught));
     } catch (caught) {
       this.fail(caught);
     }
@@ -220,13 +218,13 @@ class AppendExchange {
     this.observe(error instanceof StreamError ? error.status : 500);
   }
 
-  private answer(result: AppendResult, data: Buffer): void {
+  private answer(options: AppendOptions, result: AppendResult, data: Buffer): void {
     const { metrics } = this.settings;
     if (result.kind === "appended" && data.byteLength > 0) {
       metrics.appends.inc();
       metrics.appendBytes.inc(data.byteLength);
     }
-    const { status, headers } = answerAppend(this.options as AppendOptions, result, data.byteLength);
+    const { status, headers } = answerAppend(options, result, data.byteLength);
     for (const name in headers) this.common[name] = headers[name] as string;
     this.res.writeHead(status, this.common);
     this.res.end();

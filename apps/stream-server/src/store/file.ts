@@ -56,6 +56,10 @@ export class FileBackend extends MemoryBackend {
   private diskBytes = 0;
   /** A compaction under way, if any. */
   private compacting: Promise<void> | undefined;
+  /** Message bytes of the streams that exist (what a snapshot would hold, metadata aside). */
+  private liveBytes = 0;
+  /** The last compaction's failure, if it failed (the files it would have replaced are intact). */
+  compactionError: Error | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -200,17 +204,11 @@ export class FileBackend extends MemoryBackend {
     }
   }
 
-  /** The last compaction's failure, if it failed (the files it would have replaced are intact). */
-  compactionError: Error | undefined;
-
   private shouldCompact(): boolean {
     if (this.compacting || this.closed || this.compactAfterSegments <= 0) return false;
     if (this.segmentNumber - this.baseSegment < this.compactAfterSegments) return false;
     return this.diskBytes > 2 * this.liveBytes;
   }
-
-  /** Message bytes of the streams that exist (what a snapshot would hold, metadata aside). */
-  private liveBytes = 0;
 
   protected override apply(request: CommitRequest): boolean {
     const before = request.meta === null ? this.entries.get(request.path) : undefined;
@@ -224,7 +222,7 @@ export class FileBackend extends MemoryBackend {
    * Writes `snapshot-<upTo>.log`: the state described by the snapshot and segments below `upTo`,
    * read back from disk (what is on disk is exactly what has been acknowledged), then deletes them.
    */
-  async compact(upTo: number): Promise<void> {
+  private async compact(upTo: number): Promise<void> {
     const scratch = new FileBackend(this.dir, this.fsync, this.segmentBytes, 0);
     const sources = [
       ...(this.baseSegment > 1 ? [this.snapshotPath(this.baseSegment)] : []),
@@ -240,7 +238,9 @@ export class FileBackend extends MemoryBackend {
     try {
       for (const buffers of scratch.snapshotRecords()) {
         const data = Buffer.concat(buffers);
-        await handle.write(data);
+        for (let at = 0; at < data.byteLength; ) {
+          at += (await handle.write(data, at, data.byteLength - at)).bytesWritten;
+        }
         written += data.byteLength;
       }
       await handle.sync();
