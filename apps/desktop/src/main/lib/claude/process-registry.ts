@@ -10,7 +10,8 @@ import type { Logger } from "./logger";
  *
  * An entry is stopped only when its manager is gone and the process still runs the command line it was
  * started with: a process id reused by anything else, or the processes of another manager that is still
- * running on the same file, are left alone.
+ * running on the same file, are left alone. One manager writes a file: two in one process would each
+ * write only their own entries.
  */
 interface Entry {
   pid: number;
