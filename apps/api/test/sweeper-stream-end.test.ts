@@ -2,13 +2,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chatMessages } from "@superset/db/schema";
 import { createStreamTokenVerifier } from "@superset/stream-tokens";
-import { createApiClient } from "@superset/trpc/client";
 import { eq, sql } from "drizzle-orm";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseApiEnv } from "~/env";
-import { startSweeper } from "~/lib/sweeper";
-import { STREAM_SECRET, signIn, signUp, startTestApi, type TestApi } from "./support/server";
+import { claimedMessage, manualSweeper, STREAM_SECRET, startTestApi, type TestApi } from "./support/server";
 
 /** A stand-in stream server on loopback: records every request and answers with the next queued status. */
 interface Recorded {
@@ -47,18 +44,10 @@ afterAll(async () => {
 });
 
 let users = 0;
-/** A user with a desktop, a session and one message claimed by it (its only claim: maxClaims is 1). */
-async function claimedMessage(options: { interrupt?: boolean } = {}) {
+/** A user's message claimed by their desktop (its only claim: maxClaims is 1), its lease already lapsed. */
+async function lapsedClaim(options: { interrupt?: boolean } = {}) {
   users += 1;
-  const email = `user${users}@example.com`;
-  await signUp(api.url, `User ${users}`, email);
-  const { bearer } = await signIn(api.url, email);
-  const user = createApiClient({ url: api.url, bearer });
-  const { deviceToken } = await user.device.register.mutate({ name: "D", workspaceIds: ["ws"] });
-  const desktop = createApiClient({ url: api.url, deviceToken });
-  const session = await user.chat.createSession.mutate({ workspaceId: "ws" });
-  const message = await user.chat.sendMessage.mutate({ sessionId: session.id, content: "x" });
-  await desktop.device.claimNext.mutate({});
+  const { message, session } = await claimedMessage(api, `User ${users}`, `user${users}@example.com`);
   if (options.interrupt) {
     await api.db
       .update(chatMessages)
@@ -75,20 +64,12 @@ async function claimedMessage(options: { interrupt?: boolean } = {}) {
 const rowOf = async (id: string) =>
   (await api.db.select().from(chatMessages).where(eq(chatMessages.id, id)))[0];
 
-function sweeperFor(url: string) {
-  return startSweeper({
-    db: api.db,
-    maxClaims: 1,
-    intervalMs: 3_600_000,
-    logger: pino({ level: "silent" }),
-    stream: { url, authSecret: STREAM_SECRET },
-  });
-}
+const sweeperFor = (url: string) => manualSweeper(api, 1, url);
 
 describe("turn ends written by the sweeper", () => {
   it("appends turn_error and turn_saved(failed) with an append token and idempotent producer headers", async () => {
     requests.length = 0;
-    const { message, session } = await claimedMessage();
+    const { message, session } = await lapsedClaim();
     const sweeper = sweeperFor(streamUrl);
     try {
       await sweeper.sweep();
@@ -141,7 +122,7 @@ describe("turn ends written by the sweeper", () => {
 
   it("ends an interrupted turn with turn_interrupted and turn_saved(interrupted)", async () => {
     requests.length = 0;
-    const { message } = await claimedMessage({ interrupt: true });
+    const { message } = await lapsedClaim({ interrupt: true });
     const sweeper = sweeperFor(streamUrl);
     try {
       await sweeper.sweep();
@@ -157,7 +138,7 @@ describe("turn ends written by the sweeper", () => {
 
   it("keeps the mark when the stream server answers 503 or is unreachable, and writes on a later sweep", async () => {
     requests.length = 0;
-    const { message } = await claimedMessage();
+    const { message } = await lapsedClaim();
     const sweeper = sweeperFor(streamUrl);
     try {
       answers.push(503);
@@ -188,7 +169,7 @@ describe("turn ends written by the sweeper", () => {
 
   it("clears the mark when the session has no stream (404)", async () => {
     requests.length = 0;
-    const { message } = await claimedMessage();
+    const { message } = await lapsedClaim();
     const sweeper = sweeperFor(streamUrl);
     try {
       answers.push(404);
@@ -204,15 +185,9 @@ describe("turn ends written by the sweeper", () => {
 
   it("marks nothing when an expired lease only sends the message back to the queue", async () => {
     requests.length = 0;
-    const { message } = await claimedMessage();
+    const { message } = await lapsedClaim();
     // One more claim allowed: the expiry requeues instead of ending the turn.
-    const sweeper = startSweeper({
-      db: api.db,
-      maxClaims: 2,
-      intervalMs: 3_600_000,
-      logger: pino({ level: "silent" }),
-      stream: { url: streamUrl, authSecret: STREAM_SECRET },
-    });
+    const sweeper = manualSweeper(api, 2, streamUrl);
     try {
       await sweeper.sweep();
       const row = await rowOf(message.id);

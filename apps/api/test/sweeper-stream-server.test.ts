@@ -3,12 +3,9 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { chatMessages } from "@superset/db/schema";
 import { mintStreamToken } from "@superset/stream-tokens";
-import { createApiClient } from "@superset/trpc/client";
 import { eq, sql } from "drizzle-orm";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSweeper } from "~/lib/sweeper";
-import { STREAM_SECRET, signIn, signUp, startTestApi, type TestApi } from "./support/server";
+import { claimedMessage, manualSweeper, STREAM_SECRET, startTestApi, type TestApi } from "./support/server";
 
 /** The real stream server (apps/stream-server) as a child process on loopback, memory storage. */
 let api: TestApi;
@@ -79,14 +76,7 @@ afterAll(async () => {
 
 describe("turn ends on the real stream server", () => {
   it("appends the end once, even when a crash left the mark after the append", async () => {
-    await signUp(api.url, "Rae", "rae@example.com");
-    const { bearer } = await signIn(api.url, "rae@example.com");
-    const user = createApiClient({ url: api.url, bearer });
-    const { deviceToken } = await user.device.register.mutate({ name: "D", workspaceIds: ["ws"] });
-    const desktop = createApiClient({ url: api.url, deviceToken });
-    const session = await user.chat.createSession.mutate({ workspaceId: "ws" });
-    const message = await user.chat.sendMessage.mutate({ sessionId: session.id, content: "x" });
-    await desktop.device.claimNext.mutate({});
+    const { session, message } = await claimedMessage(api, "Rae", "rae@example.com");
 
     const token = async (rights: ("read" | "append")[]) =>
       (
@@ -119,13 +109,7 @@ describe("turn ends on the real stream server", () => {
       .update(chatMessages)
       .set({ leaseExpiresAt: sql`now() - interval '1 second'` })
       .where(eq(chatMessages.id, message.id));
-    const sweeper = startSweeper({
-      db: api.db,
-      maxClaims: 1,
-      intervalMs: 3_600_000,
-      logger: pino({ level: "silent" }),
-      stream: { url: streamUrl, authSecret: STREAM_SECRET },
-    });
+    const sweeper = manualSweeper(api, 1, streamUrl);
     try {
       await sweeper.sweep();
       const events = await read();

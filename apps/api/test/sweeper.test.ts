@@ -1,10 +1,7 @@
 import { chatApprovals, chatMessages } from "@superset/db/schema";
-import { createApiClient } from "@superset/trpc/client";
 import { eq, sql } from "drizzle-orm";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSweeper } from "~/lib/sweeper";
-import { STREAM_SECRET, signIn, signUp, startTestApi, type TestApi } from "./support/server";
+import { claimedMessage, manualSweeper, startTestApi, type TestApi } from "./support/server";
 
 let api: TestApi;
 
@@ -15,14 +12,7 @@ afterAll(() => api?.close());
 
 describe("lease sweeper", () => {
   it("requeues lapsed claims, fails them after the last claim, and expires overdue approvals", async () => {
-    await signUp(api.url, "Sam", "sam@example.com");
-    const { bearer } = await signIn(api.url, "sam@example.com");
-    const user = createApiClient({ url: api.url, bearer });
-    const { deviceToken } = await user.device.register.mutate({ name: "D", workspaceIds: ["ws"] });
-    const desktop = createApiClient({ url: api.url, deviceToken });
-    const session = await user.chat.createSession.mutate({ workspaceId: "ws" });
-    const message = await user.chat.sendMessage.mutate({ sessionId: session.id, content: "x" });
-    await desktop.device.claimNext.mutate({});
+    const { desktop, message } = await claimedMessage(api, "Sam", "sam@example.com");
     const approval = await desktop.device.requestApproval.mutate({
       messageId: message.id,
       toolUseId: "t",
@@ -32,14 +22,8 @@ describe("lease sweeper", () => {
     });
 
     // An interval far longer than the test: only the explicit sweeps below run.
-    const sweeper = startSweeper({
-      db: api.db,
-      maxClaims: 2,
-      intervalMs: 3_600_000,
-      logger: pino({ level: "silent" }),
-      // Nothing listens on port 9: no turn end is marked before the last check below.
-      stream: { url: "http://127.0.0.1:9", authSecret: STREAM_SECRET },
-    });
+    // Nothing listens on port 9: no turn end is marked before the last check below.
+    const sweeper = manualSweeper(api, 2, "http://127.0.0.1:9");
     try {
       const lapse = () =>
         api.db

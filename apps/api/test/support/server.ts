@@ -3,8 +3,10 @@ import { createAdaptorServer } from "@hono/node-server";
 import { createAuth } from "@superset/auth";
 import { createTestDatabase, type TestDatabase } from "@superset/db/testing";
 import type { ApiDeps, ChatConfig } from "@superset/trpc";
+import { createApiClient } from "@superset/trpc/client";
 import pino from "pino";
 import { createApiHandlers } from "~/lib/handlers";
+import { startSweeper } from "~/lib/sweeper";
 
 export const STREAM_SECRET = "stream-secret-for-http-tests-0123456789";
 export const WEB_ORIGIN = "http://127.0.0.1:3000";
@@ -90,4 +92,34 @@ export async function signIn(url: string, email: string) {
     .join("; ");
   if (!bearer || !cookie) throw new Error("sign-in returned no token or cookie");
   return { bearer, cookie };
+}
+
+/**
+ * A new user with a registered desktop (workspace "ws"), a session there and one message that the
+ * desktop has claimed.
+ */
+export async function claimedMessage(api: TestApi, name: string, email: string) {
+  await signUp(api.url, name, email);
+  const { bearer } = await signIn(api.url, email);
+  const user = createApiClient({ url: api.url, bearer });
+  const { deviceToken } = await user.device.register.mutate({ name: "D", workspaceIds: ["ws"] });
+  const desktop = createApiClient({ url: api.url, deviceToken });
+  const session = await user.chat.createSession.mutate({ workspaceId: "ws" });
+  const message = await user.chat.sendMessage.mutate({ sessionId: session.id, content: "x" });
+  await desktop.device.claimNext.mutate({});
+  return { user, desktop, session, message };
+}
+
+/**
+ * The lease sweeper with an interval far longer than any test, so that only explicit `sweep()`
+ * calls run; stream ends go to `streamUrl`, signed with the test secret.
+ */
+export function manualSweeper(api: TestApi, maxClaims: number, streamUrl: string) {
+  return startSweeper({
+    db: api.db,
+    maxClaims,
+    intervalMs: 3_600_000,
+    logger: pino({ level: "silent" }),
+    stream: { url: streamUrl, authSecret: STREAM_SECRET },
+  });
 }
