@@ -1,25 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { chatMessages } from "@superset/db/schema";
 import { mintStreamToken } from "@superset/stream-tokens";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/electric";
 import { claimedMessage, manualSweeper, STREAM_SECRET, startTestApi, type TestApi } from "./support/server";
 
 /** The real stream server (apps/stream-server) as a child process on loopback, memory storage. */
 let api: TestApi;
 let streamServer: ChildProcess | undefined;
 let streamUrl: string;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const address = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (!address || typeof address === "string") throw new Error("no free port");
-  return address.port;
-}
 
 beforeAll(async () => {
   api = await startTestApi({ maxClaims: 1 });

@@ -11,7 +11,8 @@ export const SYNC_SECRET = "sync-secret-for-proxy-tests-7f3a9c";
 /** The sync service's entry point, run as a child process (apps never import each other). */
 const ENTRY = path.resolve(import.meta.dirname, "../../../sync-service/src/index.ts");
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on now (loopback). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
