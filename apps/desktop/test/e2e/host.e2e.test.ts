@@ -46,6 +46,17 @@ async function newSession(title: string, workspaceId = WORKSPACE) {
   return session;
 }
 
+/** A new session of Ann's (Bob takes part), with `user` reading its stream from the start. */
+async function watchedSession(user: E2eUser, title: string, workspaceId = WORKSPACE) {
+  const session = await newSession(title, workspaceId);
+  const reader = readerFor(user, session.id);
+  reader.start();
+  return { session, reader };
+}
+
+const send = (user: E2eUser, sessionId: string, content: string) =>
+  user.client.chat.sendMessage.mutate({ sessionId, content });
+
 function readerFor(user: E2eUser, sessionId: string) {
   const url = `${stack.stream.url}/streams/${sessionId}`;
   return new StreamReader(
@@ -70,10 +81,7 @@ describe("one message end to end", () => {
     first.start();
     second.start();
 
-    const message = await ann.client.chat.sendMessage.mutate({
-      sessionId: session.id,
-      content: "slow please",
-    });
+    const message = await send(ann, session.id, "slow please");
     // The second reader drops out after the first token and resumes from its offset.
     await second.until((events) => events.some((e) => e.type === "stream_event"));
     second.stop();
@@ -141,13 +149,8 @@ describe("a new session", () => {
     const idle = await startTestHost(stack, fake, ann, workspaceId, { pollMs: 600_000, logger });
     try {
       expect(logs.some((l) => l.msg === "host started")).toBe(true);
-      const session = await newSession("Brand new", workspaceId);
-      const reader = readerFor(ann, session.id);
-      reader.start();
-      const message = await ann.client.chat.sendMessage.mutate({
-        sessionId: session.id,
-        content: "first words",
-      });
+      const { session, reader } = await watchedSession(ann, "Brand new", workspaceId);
+      const message = await send(ann, session.id, "first words");
       await reader.until(saved(message.id));
       reader.stop();
       expect(reader.events.find((e) => e.type === "turn_started" && e.turnId === message.id)).toMatchObject({
@@ -171,14 +174,9 @@ describe("a new session", () => {
 
 describe("interrupt", () => {
   it("an interrupt from another user stops the turn, the stream shows it, the next message runs", async () => {
-    const session = await newSession("Interrupt");
-    const reader = readerFor(bob, session.id);
-    reader.start();
-    const slow = await ann.client.chat.sendMessage.mutate({ sessionId: session.id, content: "slow please" });
-    const next = await ann.client.chat.sendMessage.mutate({
-      sessionId: session.id,
-      content: "after the stop",
-    });
+    const { session, reader } = await watchedSession(bob, "Interrupt");
+    const slow = await send(ann, session.id, "slow please");
+    const next = await send(ann, session.id, "after the stop");
     await reader.until((events) => ofTurn(events, slow.id).some((e) => e.type === "stream_event"));
     await bob.client.chat.interrupt.mutate({ sessionId: session.id });
     await reader.until(saved(next.id));
@@ -199,13 +197,8 @@ describe("interrupt", () => {
 
 describe("approvals", () => {
   it("a tool approval answered by another user lets the tool run", async () => {
-    const session = await newSession("Approve");
-    const reader = readerFor(bob, session.id);
-    reader.start();
-    const message = await ann.client.chat.sendMessage.mutate({
-      sessionId: session.id,
-      content: "write allowed.txt",
-    });
+    const { session, reader } = await watchedSession(bob, "Approve");
+    const message = await send(ann, session.id, "write allowed.txt");
     await reader.until((events) => events.some((e) => e.type === "approval_opened"));
     const opened = reader.events.find((e) => e.type === "approval_opened");
     if (opened?.type !== "approval_opened") throw new Error("no approval_opened event");
@@ -220,13 +213,8 @@ describe("approvals", () => {
   });
 
   it("an approval nobody answers times out as denied", async () => {
-    const session = await newSession("Unanswered");
-    const reader = readerFor(ann, session.id);
-    reader.start();
-    const message = await ann.client.chat.sendMessage.mutate({
-      sessionId: session.id,
-      content: "write ignored.txt",
-    });
+    const { session, reader } = await watchedSession(ann, "Unanswered");
+    const message = await send(ann, session.id, "write ignored.txt");
     await reader.until(saved(message.id));
     reader.stop();
     expect(reader.events.find((e) => e.type === "approval_resolved")).toMatchObject({
@@ -304,20 +292,12 @@ describe("a conversation moving between devices", () => {
     const first = await startTestHost(stack, fake, ann, workspaceId);
     let second: Awaited<ReturnType<typeof startTestHost>> | undefined;
     try {
-      const session = await newSession("Handover", workspaceId);
-      const reader = readerFor(ann, session.id);
-      reader.start();
-      const m1 = await ann.client.chat.sendMessage.mutate({
-        sessionId: session.id,
-        content: "remember zebra",
-      });
+      const { session, reader } = await watchedSession(ann, "Handover", workspaceId);
+      const m1 = await send(ann, session.id, "remember zebra");
       await reader.until(saved(m1.id));
       await first.stop();
       second = await startTestHost(stack, fake, ann, workspaceId);
-      const m2 = await ann.client.chat.sendMessage.mutate({
-        sessionId: session.id,
-        content: "what did I say",
-      });
+      const m2 = await send(ann, session.id, "what did I say");
       await reader.until(saved(m2.id));
       reader.stop();
       const outcome = (id: string) => reader.events.find((e) => e.type === "turn_saved" && e.turnId === id);
@@ -360,13 +340,8 @@ describe("host killed mid-turn", () => {
     const cli = await cliFor(workspaceId, sandbox);
     let takeover: Awaited<ReturnType<typeof startTestHost>> | undefined;
     try {
-      const session = await newSession("Crash", workspaceId);
-      const reader = readerFor(ann, session.id);
-      reader.start();
-      const message = await ann.client.chat.sendMessage.mutate({
-        sessionId: session.id,
-        content: "slow please",
-      });
+      const { session, reader } = await watchedSession(ann, "Crash", workspaceId);
+      const message = await send(ann, session.id, "slow please");
       await reader.until(streaming(message.id));
       await cli.waitFor(new RegExp(`turn ${message.id.slice(0, 8)}: started`));
       await cli.kill("SIGKILL");
@@ -406,13 +381,8 @@ describe("host killed mid-turn", () => {
     const hosts = [await cliFor(workspaceId, sandbox)];
     let next: Awaited<ReturnType<typeof startTestHost>> | undefined;
     try {
-      const session = await newSession("Crash twice", workspaceId);
-      const reader = readerFor(ann, session.id);
-      reader.start();
-      const message = await ann.client.chat.sendMessage.mutate({
-        sessionId: session.id,
-        content: "slow please",
-      });
+      const { session, reader } = await watchedSession(ann, "Crash twice", workspaceId);
+      const message = await send(ann, session.id, "slow please");
       await reader.until(streaming(message.id));
       await hosts[0]?.kill("SIGKILL");
       killOrphanedClaude(sandbox.configDir);
@@ -438,10 +408,7 @@ describe("host killed mid-turn", () => {
 
       // Not stuck: the next message of the session runs on a host that comes along.
       next = await startTestHost(stack, fake, ann, workspaceId);
-      const after = await ann.client.chat.sendMessage.mutate({
-        sessionId: session.id,
-        content: "after the crash",
-      });
+      const after = await send(ann, session.id, "after the crash");
       await reader.until(saved(after.id));
       reader.stop();
       expect(reader.events.find((e) => e.type === "turn_saved" && e.turnId === after.id)).toMatchObject({
