@@ -42,6 +42,19 @@ async function signUp(name: string): Promise<User> {
 
 const sql = async (text: string, values: unknown[] = []) => (await t.db.$client.query(text, values)).rows;
 
+/** Adds `user` to Ann's organization and makes it their active one. */
+async function joinAnnsOrganization(user: User): Promise<User> {
+  await sql("insert into members (organization_id, user_id, role) values ($1, $2, 'member')", [
+    ann.organizationId,
+    user.id,
+  ]);
+  await auth.api.setActiveOrganization({
+    headers: user.bearer,
+    body: { organizationId: ann.organizationId },
+  });
+  return { ...user, organizationId: ann.organizationId };
+}
+
 async function newSession(user: User, title: string, participants: User[]) {
   const [session] = await sql(
     "insert into chat_sessions (organization_id, title, created_by_id) values ($1, $2, $3) returning id",
@@ -109,17 +122,7 @@ beforeAll(async () => {
 
   ann = await signUp("Ann");
   bob = await signUp("Bob");
-  cleo = await signUp("Cleo");
-  // Cleo joins Ann's organization and makes it active.
-  await sql("insert into members (organization_id, user_id, role) values ($1, $2, 'member')", [
-    ann.organizationId,
-    cleo.id,
-  ]);
-  await auth.api.setActiveOrganization({
-    headers: cleo.bearer,
-    body: { organizationId: ann.organizationId },
-  });
-  cleo = { ...cleo, organizationId: ann.organizationId };
+  cleo = await joinAnnsOrganization(await signUp("Cleo"));
 
   annSession = await newSession(ann, "Ann only", [ann]);
   sharedSession = await newSession(ann, "Shared", [ann, cleo]);
@@ -346,15 +349,7 @@ describe("Electric proxy", () => {
     expect(fresh.rows.map((r) => r.id)).toEqual([bobSession]);
   });
   it("shows a user their own new participation row, and still nothing of sessions they are not in", async () => {
-    const dan = await signUp("Dan");
-    await sql("insert into members (organization_id, user_id, role) values ($1, $2, 'member')", [
-      ann.organizationId,
-      dan.id,
-    ]);
-    await auth.api.setActiveOrganization({
-      headers: dan.bearer,
-      body: { organizationId: ann.organizationId },
-    });
+    const dan = await joinAnnsOrganization(await signUp("Dan"));
     const before = await shape(dan.bearer, { table: "chat_participants" });
     expect(before.res.status).toBe(200);
     expect(before.rows).toEqual([]);
